@@ -1,0 +1,26 @@
+"""Frozen values that cross layers: what stores return and clients hand around.
+
+Every entity is a ``@dataclass(frozen=True, slots=True)``; a value returned by a store never
+changes afterwards. Wire schemas (the JSON the server speaks) live apart in ``runyard.wire``.
+"""
+
+from runyard.entities.artifact import ArtifactRef
+from runyard.entities.experiment import Experiment, LifecycleStage
+from runyard.entities.lineage import LineageEdge, NodeKind
+from runyard.entities.metric import Metric, MetricSeries, MetricSummary
+from runyard.entities.page import Page
+from runyard.entities.run import Run, RunStatus
+
+__all__ = [
+    "ArtifactRef",
+    "Experiment",
+    "LifecycleStage",
+    "LineageEdge",
+    "Metric",
+    "MetricSeries",
+    "MetricSummary",
+    "NodeKind",
+    "Page",
+    "Run",
+    "RunStatus",
+]

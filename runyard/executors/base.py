@@ -1,0 +1,102 @@
+"""The executor contract: where steps, trials, training workers and eval shards run.
+
+An :class:`Executor` runs a picklable callable somewhere (this thread, a local process pool,
+a Ray cluster) and hands back a :class:`concurrent.futures.Future` for its result.
+
+Contract, for every implementation:
+
+* **submit** never blocks on the work itself; it may block briefly for back-pressure.
+* **Results** are the callable's return value, whichever executor ran it; an exception the
+  callable raised is re-raised by ``future.result()`` as that same exception type (with the
+  remote traceback kept as ``__cause__`` where the executor can carry it).
+* **Lost workers** (a process killed, a node gone) surface as :class:`WorkerLost` from
+  ``future.result()``, never as a hang; callers decide whether to retry.
+* **Resources** that the executor can never satisfy fail fast in ``submit`` with
+  :class:`~runyard.errors.InvalidArgument`.
+* **Thread-safety**: ``submit`` may be called from several threads.
+* ``shutdown(wait=True)`` waits for submitted work; the executor is unusable afterwards.
+
+Implementations pass :mod:`runyard.testing.executor`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from types import MappingProxyType, TracebackType
+from typing import Any, ParamSpec, TypeVar
+
+from runyard.errors import RunyardError
+
+__all__ = ["Executor", "Resources", "WorkerLost"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class WorkerLost(RunyardError):
+    """The worker running a task died (killed, out of memory, node lost)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """What one task needs.
+
+    Attributes:
+        cpus: CPU cores.
+        gpus: GPUs (fractions allowed where the executor supports them).
+        memory: bytes of memory, or None for no reservation.
+        custom: custom resources by name (Ray's ``resources=``).
+    """
+
+    cpus: float = 1.0
+    gpus: float = 0.0
+    memory: int | None = None
+    custom: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+
+class Executor(abc.ABC):
+    """Runs callables and returns futures."""
+
+    name: str = "executor"
+
+    @abc.abstractmethod
+    def submit(
+        self,
+        fn: Callable[..., T],
+        /,
+        *args: Any,
+        resources: Resources | None = None,
+        **kwargs: Any,
+    ) -> Future[T]:
+        """Schedule ``fn(*args, **kwargs)`` and return a future for its result.
+
+        Raises:
+            InvalidArgument: ``resources`` can never be satisfied by this executor.
+        """
+
+    @property
+    def parallelism(self) -> int:
+        """How many tasks may run at once (1 for inline)."""
+        return 1
+
+    def describe_worker(self) -> str:
+        """A short, human-readable name of where tasks run (for progress displays)."""
+        return self.name
+
+    @abc.abstractmethod
+    def shutdown(self, wait: bool = True) -> None:
+        """Release workers; with ``wait``, finish submitted work first."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.shutdown(wait=exc is None)

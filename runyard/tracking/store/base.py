@@ -1,0 +1,257 @@
+"""The tracking store contract.
+
+A :class:`TrackingStore` persists experiments, runs, params, tags, metric series and their
+summaries, artifact references and lineage edges. Every backend (SQL on SQLite or
+PostgreSQL, the REST client of a runyard server) implements this class and passes the
+conformance suite in :mod:`runyard.testing.tracking_store`.
+
+Contract, for every implementation:
+
+* **Thread-safety.** One instance may be shared by any number of threads; several processes
+  may open the same database at once and see each other's committed writes.
+* **Immutable results.** Every returned value is a frozen entity (or a tuple/page of them)
+  and never changes after it is returned.
+* **Atomic writes.** Each method either applies all its effects or none; a refused write
+  (any :class:`~runyard.errors.InvalidArgument`) leaves the store unchanged.
+* **Idempotent batches.** :meth:`log_batch` with a ``batch_id`` already applied to that run is
+  a no-op, so a client that retries after a timeout never duplicates metric points.
+* **Errors.** Only the :mod:`runyard.errors` tree escapes: :class:`NotFound` for unknown ids,
+  :class:`AlreadyExists` for a taken experiment name, :class:`InvalidArgument` (and its
+  :class:`InvalidFilter`, :class:`ParamConflict`) for refused input, :class:`StoreError` /
+  :class:`StoreUnavailable` for backend failures.
+* **Metrics.** Values are any float (NaN, ±inf stored faithfully); steps are integers; a
+  series is returned in logging order. The summary's ``latest`` is the point with the
+  largest (step, timestamp); ``min``/``max`` ignore NaN.
+* **Limits.** Keys at most :data:`MAX_KEY_LENGTH` characters, param values at most
+  :data:`MAX_PARAM_VALUE_LENGTH`, tag values at most :data:`MAX_TAG_VALUE_LENGTH`.
+
+Weaker backends advertise missing capabilities through the ``supports_*`` properties; the
+conformance suite skips through those, never through ``isinstance``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+
+from runyard.entities import (
+    ArtifactRef,
+    Experiment,
+    LifecycleStage,
+    LineageEdge,
+    Metric,
+    MetricSeries,
+    Page,
+    Run,
+    RunStatus,
+)
+
+__all__ = [
+    "MAX_KEY_LENGTH",
+    "MAX_PARAM_VALUE_LENGTH",
+    "MAX_TAG_VALUE_LENGTH",
+    "SEARCH_MAX_RESULTS",
+    "TrackingStore",
+    "ViewType",
+]
+
+MAX_KEY_LENGTH = 250
+MAX_PARAM_VALUE_LENGTH = 6000
+MAX_TAG_VALUE_LENGTH = 8000
+SEARCH_MAX_RESULTS = 50_000
+
+ViewType = LifecycleStage | None
+"""Which lifecycle stage a search returns: ACTIVE, DELETED, or None for all."""
+
+
+class TrackingStore(abc.ABC):
+    """Persistence for experiments, runs, metrics, params, tags, artifacts and lineage."""
+
+    # -- capabilities -------------------------------------------------------------------
+
+    @property
+    def supports_concurrent_processes(self) -> bool:
+        """True when several processes may write to the same store at once."""
+        return True
+
+    # -- experiments ----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_experiment(
+        self,
+        name: str,
+        artifact_location: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> str:
+        """Create an experiment and return its id.
+
+        Raises:
+            AlreadyExists: an experiment (active or deleted) has that name.
+            InvalidArgument: the name is empty or too long.
+        """
+
+    @abc.abstractmethod
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """Return the experiment. Raises NotFound."""
+
+    @abc.abstractmethod
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """Return the experiment with that name, or None."""
+
+    @abc.abstractmethod
+    def search_experiments(
+        self,
+        view: ViewType = LifecycleStage.ACTIVE,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> Page[Experiment]:
+        """List experiments by creation order. Raises InvalidArgument on a bad page token."""
+
+    @abc.abstractmethod
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Rename. Raises NotFound, AlreadyExists."""
+
+    @abc.abstractmethod
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        """Set (or overwrite) an experiment tag. Raises NotFound, InvalidArgument."""
+
+    @abc.abstractmethod
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Soft-delete the experiment and hide its runs. Raises NotFound."""
+
+    @abc.abstractmethod
+    def restore_experiment(self, experiment_id: str) -> None:
+        """Undo :meth:`delete_experiment`. Raises NotFound."""
+
+    # -- runs -----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_run(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        start_time: int | None = None,
+        tags: Mapping[str, str] | None = None,
+        parent_run_id: str | None = None,
+        artifact_uri: str | None = None,
+    ) -> Run:
+        """Create a RUNNING run.
+
+        ``artifact_uri`` defaults to ``<experiment artifact_location>/<run_id>``.
+
+        Raises:
+            NotFound: the experiment or the parent run does not exist.
+            InvalidArgument: the experiment is deleted, or a tag is refused.
+        """
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """Return the run with its params, tags and metric summaries. Raises NotFound."""
+
+    @abc.abstractmethod
+    def update_run(
+        self,
+        run_id: str,
+        status: RunStatus | None = None,
+        end_time: int | None = None,
+        name: str | None = None,
+    ) -> Run:
+        """Change status, end time or name; returns the updated run. Raises NotFound."""
+
+    @abc.abstractmethod
+    def delete_run(self, run_id: str) -> None:
+        """Soft-delete a run. Raises NotFound."""
+
+    @abc.abstractmethod
+    def restore_run(self, run_id: str) -> None:
+        """Undo :meth:`delete_run`. Raises NotFound."""
+
+    @abc.abstractmethod
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        batch_id: str | None = None,
+    ) -> None:
+        """Append metric points and set params and tags, atomically.
+
+        Args:
+            run_id: the run.
+            metrics: points to append, in order.
+            params: params to set; setting an existing param to the same value is a no-op.
+            tags: tags to set or overwrite.
+            batch_id: when given and already applied to this run, the call does nothing.
+
+        Raises:
+            NotFound: unknown run.
+            ParamConflict: a param exists with a different value.
+            InvalidArgument: a key or value is too long, a step is not an integer.
+        """
+
+    @abc.abstractmethod
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag. Raises NotFound when the run or the tag does not exist."""
+
+    @abc.abstractmethod
+    def get_metric_history(self, run_id: str, key: str) -> MetricSeries:
+        """Return a whole series (empty when never logged). Raises NotFound for the run."""
+
+    def get_metric_histories(self, run_ids: Sequence[str], key: str) -> list[MetricSeries]:
+        """Return the series of ``key`` for many runs, in the order of ``run_ids``.
+
+        Raises NotFound for an unknown run. Backends override this to read in one query.
+        """
+        return [self.get_metric_history(r, key) for r in run_ids]
+
+    @abc.abstractmethod
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        order_by: Sequence[str] = (),
+        max_results: int = 1000,
+        page_token: str | None = None,
+        view: ViewType = LifecycleStage.ACTIVE,
+    ) -> Page[Run]:
+        """Search runs with the filter language of :mod:`runyard.tracking.filter`.
+
+        Args:
+            experiment_ids: the experiments to search in.
+            filter_string: e.g. ``metrics.acc > 0.9 and params.lr = '0.1'``; empty for all.
+            order_by: e.g. ``["metrics.acc desc", "start_time"]``; ties break on start
+                time (newest first) then run id.
+            max_results: page size, at most :data:`SEARCH_MAX_RESULTS`.
+            page_token: from the previous page.
+            view: which lifecycle stage to return (None for all).
+
+        Raises:
+            InvalidFilter: the filter or an order_by clause does not parse.
+            InvalidArgument: a bad page token or max_results.
+        """
+
+    # -- artifacts and lineage ------------------------------------------------------------
+
+    @abc.abstractmethod
+    def log_artifact_refs(self, run_id: str, refs: Sequence[ArtifactRef]) -> None:
+        """Record artifacts on a run (a path logged again is replaced). Raises NotFound."""
+
+    @abc.abstractmethod
+    def list_artifact_refs(self, run_id: str, prefix: str = "") -> list[ArtifactRef]:
+        """Artifacts recorded on the run whose path starts with ``prefix``, sorted by path."""
+
+    @abc.abstractmethod
+    def add_lineage(self, edges: Sequence[LineageEdge]) -> None:
+        """Record lineage edges (an edge recorded twice is kept once)."""
+
+    @abc.abstractmethod
+    def get_lineage(
+        self, node_id: str, direction: str = "both"
+    ) -> list[LineageEdge]:
+        """Edges into (``upstream``), out of (``downstream``) or touching (``both``) a node."""
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Release connections. The store must not be used afterwards."""
