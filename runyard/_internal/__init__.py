@@ -1,0 +1,1 @@
+"""Named internal helpers shared across layers (never a utils grab-bag)."""

@@ -1,0 +1,1 @@
+"""Executors: where steps, trials, training workers and evaluation shards run."""

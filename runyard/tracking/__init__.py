@@ -1,0 +1,1 @@
+"""Tracking: stores, the client and the search filter language."""

@@ -34,6 +34,11 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 
+from runyard._internal.limits import (
+    MAX_KEY_LENGTH,
+    MAX_PARAM_VALUE_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+)
 from runyard.entities import (
     ArtifactRef,
     Experiment,
@@ -55,9 +60,6 @@ __all__ = [
     "ViewType",
 ]
 
-MAX_KEY_LENGTH = 250
-MAX_PARAM_VALUE_LENGTH = 6000
-MAX_TAG_VALUE_LENGTH = 8000
 SEARCH_MAX_RESULTS = 50_000
 
 ViewType = LifecycleStage | None
@@ -246,9 +248,7 @@ class TrackingStore(abc.ABC):
         """Record lineage edges (an edge recorded twice is kept once)."""
 
     @abc.abstractmethod
-    def get_lineage(
-        self, node_id: str, direction: str = "both"
-    ) -> list[LineageEdge]:
+    def get_lineage(self, node_id: str, direction: str = "both") -> list[LineageEdge]:
         """Edges into (``upstream``), out of (``downstream``) or touching (``both``) a node."""
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -1,0 +1,34 @@
+"""The ``runyard`` command: one Typer app, one module per verb group."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from runyard.cli import demo, experiments, runs
+from runyard.cli.errors import exit_code_for
+from runyard.errors import RunyardError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="runyard",
+    help="runyard — track, run, tune, evaluate and serve ML experiments.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(runs.app, name="runs")
+app.add_typer(experiments.app, name="experiments")
+demo.register(app)
+
+
+def main() -> None:
+    """Entry point of the console script: runs the app and maps errors to exit codes."""
+    try:
+        app()
+    except RunyardError as e:
+        code, label = exit_code_for(e)
+        Console(stderr=True).print(f"[bold red]runyard: {label}:[/] {e}", highlight=False)
+        sys.exit(code)

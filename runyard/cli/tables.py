@@ -1,0 +1,89 @@
+"""Rich tables for runs, shared by ``runs ls``, ``runs compare`` and the demo."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+
+from rich.table import Table
+
+from runyard.entities import Run
+
+__all__ = ["compare_table", "format_value", "runs_table"]
+
+
+def format_value(value: float | None) -> str:
+    """A metric value for a table cell: 4 significant digits, NaN/inf spelled out."""
+    if value is None:
+        return "-"
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    return f"{value:.4g}"
+
+
+def _when(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def runs_table(
+    runs: Sequence[Run],
+    metric_keys: Sequence[str] | None = None,
+    param_keys: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Table:
+    """One row per run: id, name, status, start, then chosen params and latest metrics."""
+    metric_keys = list(metric_keys) if metric_keys is not None else _keys(r.metrics for r in runs)
+    param_keys = list(param_keys) if param_keys is not None else _keys(r.params for r in runs)
+    table = Table(title=title, header_style="bold")
+    for col in ("run_id", "name", "status", "started"):
+        table.add_column(col, no_wrap=True)
+    for key in param_keys:
+        table.add_column(f"params.{key}")
+    for key in metric_keys:
+        table.add_column(f"metrics.{key}", justify="right")
+    for run in runs:
+        summaries = run.metrics
+        table.add_row(
+            run.run_id[:12],
+            run.name,
+            run.status.value,
+            _when(run.start_time),
+            *(run.params.get(k, "-") for k in param_keys),
+            *(format_value(summaries[k].latest if k in summaries else None) for k in metric_keys),
+        )
+    return table
+
+
+def compare_table(runs: Sequence[Run]) -> Table:
+    """Runs side by side: one column per run, one row per param and metric (latest/min/max)."""
+    table = Table(header_style="bold")
+    table.add_column("")
+    for run in runs:
+        table.add_column(f"{run.name}\n{run.run_id[:12]}", justify="right")
+    table.add_row("status", *(r.status.value for r in runs))
+    for key in _keys(r.params for r in runs):
+        values = [r.params.get(key, "-") for r in runs]
+        style = "yellow" if len(set(values)) > 1 else None
+        table.add_row(f"params.{key}", *values, style=style)
+    for key in _keys(r.metrics for r in runs):
+        cells = []
+        for r in runs:
+            s = r.metrics.get(key)
+            cells.append(
+                "-"
+                if s is None
+                else f"{format_value(s.latest)} [dim]({format_value(s.min)}–"
+                f"{format_value(s.max)})[/]"
+            )
+        table.add_row(f"metrics.{key}", *cells)
+    return table
+
+
+def _keys(mappings: object) -> list[str]:
+    seen: dict[str, None] = {}
+    for m in mappings:  # type: ignore[attr-defined]
+        seen.update(dict.fromkeys(m))
+    return sorted(seen)

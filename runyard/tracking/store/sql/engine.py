@@ -1,0 +1,101 @@
+"""Engines for the SQL store: URI normalisation, SQLite pragmas, write transactions.
+
+SQLite connections run with WAL journaling, ``synchronous=NORMAL``, foreign keys on and a
+30 s busy timeout. The pysqlite driver's own transaction handling is switched off so that
+SQLAlchemy's ``begin()`` emits ``BEGIN`` itself: a connection opened with the execution
+option ``runyard_write=True`` begins with ``BEGIN IMMEDIATE``, which takes SQLite's write
+lock up front so that concurrent writers queue on the busy timeout instead of failing with
+a lock-upgrade deadlock.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from runyard.errors import InvalidArgument, MissingDependency
+
+__all__ = ["get_engine", "normalize_url"]
+
+BUSY_TIMEOUT_S = 30.0
+
+_engines: dict[str, sa.Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def normalize_url(uri: str) -> str:
+    """Map a tracking URI to a SQLAlchemy URL (``postgresql://`` uses psycopg 3).
+
+    Raises:
+        InvalidArgument: the URI is not a SQLite or PostgreSQL URI.
+    """
+    try:
+        url = make_url(uri)
+    except sa.exc.ArgumentError as e:
+        raise InvalidArgument(f"not a database URI: {uri!r}") from e
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return uri
+    if backend in ("postgresql", "postgres"):
+        if url.get_driver_name() in ("psycopg2", "pg8000", "asyncpg"):
+            return uri
+        return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    raise InvalidArgument(
+        f"the SQL tracking store supports sqlite:// and postgresql:// URIs, not {uri!r}"
+    )
+
+
+def get_engine(uri: str) -> sa.Engine:
+    """Return the process-wide engine for ``uri``, creating it on first use."""
+    url = normalize_url(uri)
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _create_engine(url)
+            _engines[url] = engine
+        return engine
+
+
+def _create_engine(url: str) -> sa.Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _create_sqlite_engine(parsed)
+    try:
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    except ModuleNotFoundError as e:
+        raise MissingDependency(e.name or "psycopg", "postgres") from e
+
+
+def _create_sqlite_engine(url: sa.URL) -> sa.Engine:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        url,
+        connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself, see below
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        finally:
+            cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        if conn.get_execution_options().get("runyard_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+    return engine
