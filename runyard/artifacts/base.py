@@ -43,19 +43,19 @@ from __future__ import annotations
 import abc
 import io
 import os
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from runyard.artifacts._streams import (
+    CHUNK_SIZE,
+    open_local_source,
+    write_local_atomically,
+)
 from runyard.artifacts.paths import check_path
-from runyard.errors import InvalidArgument, StoreError
+from runyard.errors import InvalidArgument
 
-__all__ = ["CHUNK_SIZE", "ArtifactInfo", "ArtifactStore", "iter_chunks"]
-
-CHUNK_SIZE = 1024 * 1024
-"""Bytes moved per read or write when streaming (1 MiB)."""
+__all__ = ["CHUNK_SIZE", "ArtifactInfo", "ArtifactStore"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,27 +69,6 @@ class ArtifactInfo:
 
     path: str
     size: int
-
-
-def iter_chunks(fileobj: BinaryIO | io.RawIOBase, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
-    """Yield a readable binary stream's content in chunks until it ends.
-
-    Exceptions raised by ``fileobj.read`` propagate unchanged.
-
-    Raises:
-        InvalidArgument: the stream yields ``str`` (it was opened in text mode).
-    """
-    while True:
-        chunk = fileobj.read(chunk_size)
-        if chunk is None:  # a non-blocking raw stream with nothing ready yet
-            continue
-        if not chunk:
-            return
-        if not isinstance(chunk, bytes | bytearray | memoryview):
-            raise InvalidArgument(
-                f"put_stream needs a binary stream; read() returned {type(chunk).__name__}"
-            )
-        yield bytes(chunk)
 
 
 class ArtifactStore(abc.ABC):
@@ -145,11 +124,11 @@ class ArtifactStore(abc.ABC):
         """Copy a local file to ``path``, atomically and streamed.
 
         Raises:
-            NotFound: ``local_path`` does not exist (as :class:`InvalidArgument`).
-            UnsafePath, InvalidArgument, StoreError: as :meth:`put_stream`.
+            InvalidArgument: ``local_path`` is missing or not a readable file.
+            UnsafePath, StoreError: as :meth:`put_stream`.
         """
         check_path(path)
-        with _open_local_source(local_path) as source:
+        with open_local_source(local_path) as source:
             return self.put_stream(source, path)
 
     def put_bytes(self, data: bytes, path: str) -> ArtifactInfo:
@@ -244,55 +223,3 @@ class ArtifactStore(abc.ABC):
             UnsafePath: the path is unsafe (the whole store cannot be deleted with ``""``).
             StoreError: the backend failed; some files may be gone, none is half-deleted.
         """
-
-
-def write_local_atomically(source: BinaryIO, dest: Path) -> int:
-    """Stream ``source`` into ``dest`` through a temp file beside it, fsync and rename.
-
-    Returns:
-        The number of bytes written.
-
-    Raises:
-        StoreError: the local write failed; ``dest`` is as it was and no temp file is left.
-    """
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    except OSError as e:
-        raise StoreError(f"cannot write {str(dest)!r}: {e}") from e
-    size = 0
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in iter_chunks(source):
-                out.write(chunk)
-                size += len(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp_name, dest)
-    except BaseException as e:
-        with _suppress_oserror():
-            os.unlink(tmp_name)
-        if isinstance(e, OSError):
-            raise StoreError(f"cannot write {str(dest)!r}: {e}") from e
-        raise
-    return size
-
-
-class _suppress_oserror:  # noqa: N801 - used like contextlib.suppress
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> bool:
-        return exc_type is not None and issubclass(exc_type, OSError)
-
-
-def _open_local_source(local_path: str | os.PathLike[str]) -> BinaryIO:
-    """Open a local file to upload, translating a missing or unreadable file."""
-    try:
-        return open(local_path, "rb")  # noqa: SIM115 - the caller closes it
-    except FileNotFoundError as e:
-        raise InvalidArgument(f"local file {os.fspath(local_path)!r} does not exist") from e
-    except IsADirectoryError as e:
-        raise InvalidArgument(f"{os.fspath(local_path)!r} is a folder, not a file") from e
-    except OSError as e:
-        raise InvalidArgument(f"cannot read local file {os.fspath(local_path)!r}: {e}") from e

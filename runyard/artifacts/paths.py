@@ -1,4 +1,4 @@
-"""Path safety for artifact stores: one place decides which logical paths are allowed.
+r"""Path safety for artifact stores: one place decides which logical paths are allowed.
 
 A logical path names a file inside a store, relative to its root, with forward slashes:
 ``model/weights.pt``. Every store and the content-addressed wrapper pass each path they are
@@ -38,7 +38,7 @@ from urllib.parse import unquote
 
 from runyard.errors import InvalidArgument, UnsafePath
 
-__all__ = ["MAX_PATH_BYTES", "check_path", "check_prefix", "resolve_under"]
+__all__ = ["MAX_PATH_BYTES", "check_path", "check_prefix", "is_within", "resolve_under"]
 
 MAX_PATH_BYTES = 1024
 """The longest logical path accepted, in UTF-8 bytes (the S3 key limit)."""
@@ -71,7 +71,9 @@ def check_path(path: str) -> str:
     if path == "":
         raise InvalidArgument("artifact path must not be empty")
     if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
-        raise InvalidArgument(f"artifact path is longer than {MAX_PATH_BYTES} bytes: {path[:80]!r}…")
+        raise InvalidArgument(
+            f"artifact path is longer than {MAX_PATH_BYTES} bytes: {path[:80]!r}…"
+        )
     for variant in _variants(path):
         reason = _unsafe_reason(variant)
         if reason is not None:
@@ -129,14 +131,23 @@ def resolve_under(root: Path, path: str) -> Path:
     """
     check_path(path)
     joined = root.joinpath(*path.split("/"))
-    real_root = Path(os.path.realpath(root))
-    real = Path(os.path.realpath(joined))
-    if real != real_root and real_root not in real.parents:
+    real = os.path.realpath(joined)
+    if not is_within(real, os.path.realpath(root)):
         raise UnsafePath(
             f"artifact path {path!r} is refused: a symlink under the store leads outside it "
-            f"(to {str(real)!r})"
+            f"(to {real!r})"
         )
     return joined
+
+
+def is_within(real: str, real_root: str) -> bool:
+    """True when the resolved local path ``real`` is ``real_root`` or lies below it.
+
+    Example:
+        >>> is_within("/srv/a/b", "/srv/a"), is_within("/srv/ab", "/srv/a")
+        (True, False)
+    """
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
 
 
 def _variants(path: str) -> list[str]:

@@ -13,6 +13,10 @@ Contract, for every implementation:
   ``future.result()``, never as a hang; callers decide whether to retry.
 * **Resources** that the executor can never satisfy fail fast in ``submit`` with
   :class:`~runyard.errors.InvalidArgument`.
+* **Timeouts**: with ``timeout=`` seconds, a task still running after that long is stopped
+  (its worker killed where the work cannot be interrupted) and ``future.result()`` raises
+  :class:`TaskTimeout`. Executors that cannot stop a running task say so through
+  :attr:`Executor.supports_timeouts` and ignore ``timeout``.
 * **Thread-safety**: ``submit`` may be called from several threads.
 * ``shutdown(wait=True)`` waits for submitted work; the executor is unusable afterwards.
 
@@ -30,7 +34,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from runyard.errors import RunyardError
 
-__all__ = ["Executor", "Resources", "WorkerLost"]
+__all__ = ["Executor", "Resources", "TaskTimeout", "WorkerLost"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -38,6 +42,10 @@ T = TypeVar("T")
 
 class WorkerLost(RunyardError):
     """The worker running a task died (killed, out of memory, node lost)."""
+
+
+class TaskTimeout(RunyardError, TimeoutError):
+    """A task ran past its ``timeout`` and was stopped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +77,26 @@ class Executor(abc.ABC):
         /,
         *args: Any,
         resources: Resources | None = None,
+        timeout: float | None = None,
         **kwargs: Any,
     ) -> Future[T]:
         """Schedule ``fn(*args, **kwargs)`` and return a future for its result.
 
+        ``timeout`` (seconds) bounds the task's run time where :attr:`supports_timeouts`.
+
         Raises:
             InvalidArgument: ``resources`` can never be satisfied by this executor.
         """
+
+    @property
+    def supports_timeouts(self) -> bool:
+        """True when ``submit(..., timeout=)`` stops a task that runs too long."""
+        return False
+
+    @property
+    def isolates_tasks(self) -> bool:
+        """True when a task that kills its own process cannot take the caller down."""
+        return False
 
     @property
     def parallelism(self) -> int:

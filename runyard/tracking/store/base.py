@@ -251,6 +251,30 @@ class TrackingStore(abc.ABC):
     def get_lineage(self, node_id: str, direction: str = "both") -> list[LineageEdge]:
         """Edges into (``upstream``), out of (``downstream``) or touching (``both``) a node."""
 
+    # -- pipeline cache (optional) --------------------------------------------------------
+
+    @property
+    def supports_cache(self) -> bool:
+        """True when :meth:`put_cache_entry` / :meth:`get_cache_entry` are implemented."""
+        return False
+
+    def put_cache_entry(self, key: str, payload: str) -> None:
+        """Store ``payload`` (the output refs of a cached step) under ``key``, replacing any.
+
+        Raises:
+            NotImplementedError: the backend has no cache (``supports_cache`` is False).
+            InvalidArgument: the key is empty or longer than 256 characters.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no pipeline cache")
+
+    def get_cache_entry(self, key: str) -> str | None:
+        """The payload stored under ``key``, or None.
+
+        Raises:
+            NotImplementedError: the backend has no cache (``supports_cache`` is False).
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no pipeline cache")
+
     # -- lifecycle ------------------------------------------------------------------------
 
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default

@@ -10,6 +10,7 @@ a lock-upgrade deadlock.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,16 @@ BUSY_TIMEOUT_S = 30.0
 
 _engines: dict[str, sa.Engine] = {}
 _engines_lock = threading.Lock()
+
+
+def _forget_engines_in_child() -> None:
+    """After fork, drop inherited pools without closing them (they belong to the parent)."""
+    for engine in _engines.values():
+        engine.dispose(close=False)
+    _engines.clear()
+
+
+os.register_at_fork(after_in_child=_forget_engines_in_child)
 
 
 def normalize_url(uri: str) -> str:
@@ -87,6 +98,7 @@ def _create_sqlite_engine(url: sa.URL) -> sa.Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA case_sensitive_like=ON")  # `like` is case-sensitive
             cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         finally:
             cursor.close()

@@ -62,9 +62,7 @@ def _merge_summary_stmt(dialect: str, rows: list[dict[str, Any]]) -> Any:
     greatest = sa.func.greatest if dialect == "postgresql" else sa.func.max
     newer = sa.or_(
         new.latest_step > cur.latest_step,
-        sa.and_(
-            new.latest_step == cur.latest_step, new.latest_timestamp >= cur.latest_timestamp
-        ),
+        sa.and_(new.latest_step == cur.latest_step, new.latest_timestamp >= cur.latest_timestamp),
     )
 
     def pick(col: str) -> Any:
@@ -111,8 +109,7 @@ def append_points(
             }
         )
         summaries.append(
-            {"run_id": run_id, "key": key, "experiment_id": experiment_id}
-            | _batch_summary(points)
+            {"run_id": run_id, "key": key, "experiment_id": experiment_id} | _batch_summary(points)
         )
     conn.execute(metric_chunks.insert(), chunks)
     conn.execute(_merge_summary_stmt(conn.dialect.name, summaries))
@@ -129,8 +126,10 @@ def read_series(conn: sa.Connection, run_ids: Sequence[str], key: str) -> list[M
         .where(c.key == key)
         .order_by(c.run_id, c.chunk_id)
     )
-    query = query.where(c.run_id == run_ids[0]) if len(parts) == 1 else query.where(
-        c.run_id.in_(list(parts))
+    query = (
+        query.where(c.run_id == run_ids[0])
+        if len(parts) == 1
+        else query.where(c.run_id.in_(list(parts)))
     )
     for run_id, steps, vals, timestamps in conn.execute(query):
         s, v, t = parts[run_id]

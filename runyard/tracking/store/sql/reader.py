@@ -1,0 +1,123 @@
+"""Reading experiments and runs (with params, tags and summaries) into frozen entities."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import MappingProxyType
+from typing import Any
+
+import sqlalchemy as sa
+
+from runyard.entities import Experiment, LifecycleStage, MetricSummary, Run, RunStatus
+from runyard.errors import NotFound
+from runyard.tracking.store.sql.metrics import summary_from_row
+from runyard.tracking.store.sql.schema import (
+    experiment_tags,
+    experiments,
+    metric_summaries,
+    params,
+    runs,
+    tags,
+)
+
+__all__ = ["load_experiments", "load_runs", "parse_experiment_id"]
+
+
+def parse_experiment_id(experiment_id: str) -> int:
+    """The integer id behind an experiment id string. Raises NotFound for a non-integer."""
+    try:
+        return int(str(experiment_id))
+    except ValueError as e:
+        raise NotFound(f"experiment {experiment_id!r} does not exist") from e
+
+
+def load_experiments(
+    conn: sa.Connection, where: Any, order: Any = None, offset: int = 0, limit: int | None = None
+) -> list[Experiment]:
+    """Experiments matching ``where`` with their tags."""
+    query = sa.select(experiments).where(where)
+    if order is not None:
+        query = query.order_by(order).offset(offset).limit(limit)
+    rows = conn.execute(query).all()
+    if not rows:
+        return []
+    ids = [r.experiment_id for r in rows]
+    tag_map: dict[int, dict[str, str]] = {i: {} for i in ids}
+    for t in conn.execute(
+        sa.select(experiment_tags).where(experiment_tags.c.experiment_id.in_(ids))
+    ):
+        tag_map[t.experiment_id][t.key] = t.value
+    return [
+        Experiment(
+            experiment_id=str(r.experiment_id),
+            name=r.name,
+            artifact_location=r.artifact_location,
+            lifecycle_stage=LifecycleStage(r.lifecycle_stage),
+            creation_time=int(r.creation_time),
+            tags=MappingProxyType(tag_map[r.experiment_id]),
+        )
+        for r in rows
+    ]
+
+
+def _in(column: Any, ids: Sequence[str]) -> Any:
+    return column == ids[0] if len(ids) == 1 else column.in_(list(ids))
+
+
+def load_runs(conn: sa.Connection, run_ids: Sequence[str], missing_ok: bool = False) -> list[Run]:
+    """The runs with these ids, in that order.
+
+    Raises:
+        NotFound: a run does not exist (unless ``missing_ok``, which drops it).
+    """
+    if not run_ids:
+        return []
+    rows = {
+        r.run_id: r
+        for r in conn.execute(
+            sa.select(runs, experiments.c.lifecycle_stage.label("experiment_stage"))
+            .join(experiments, experiments.c.experiment_id == runs.c.experiment_id)
+            .where(_in(runs.c.run_id, run_ids))
+        )
+    }
+    if not missing_ok:
+        for run_id in run_ids:
+            if run_id not in rows:
+                raise NotFound(f"run {run_id!r} does not exist")
+    found = [r for r in run_ids if r in rows]
+    param_map: dict[str, dict[str, str]] = {r: {} for r in found}
+    tag_map: dict[str, dict[str, str]] = {r: {} for r in found}
+    summary_map: dict[str, dict[str, MetricSummary]] = {r: {} for r in found}
+    if found:
+        for table, target in ((params, param_map), (tags, tag_map)):
+            for p in conn.execute(
+                sa.select(table.c.run_id, table.c.key, table.c.value).where(
+                    _in(table.c.run_id, found)
+                )
+            ):
+                target[p.run_id][p.key] = p.value
+        for s in conn.execute(
+            sa.select(metric_summaries).where(_in(metric_summaries.c.run_id, found))
+        ):
+            summary_map[s.run_id][s.key] = summary_from_row(s)
+    out = []
+    for run_id in found:
+        r = rows[run_id]
+        deleted = LifecycleStage.DELETED.value in (r.lifecycle_stage, r.experiment_stage)
+        out.append(
+            Run(
+                run_id=r.run_id,
+                experiment_id=str(r.experiment_id),
+                name=r.name,
+                status=RunStatus(r.status),
+                start_time=int(r.start_time),
+                end_time=None if r.end_time is None else int(r.end_time),
+                parent_run_id=r.parent_run_id,
+                artifact_uri=r.artifact_uri,
+                lifecycle_stage=LifecycleStage.DELETED if deleted else LifecycleStage.ACTIVE,
+                params=MappingProxyType(param_map[run_id]),
+                tags=MappingProxyType(tag_map[run_id]),
+                metrics=MappingProxyType(summary_map[run_id]),
+            )
+        )
+    return out

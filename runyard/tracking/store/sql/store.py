@@ -1,0 +1,552 @@
+"""The SQL tracking store on SQLAlchemy Core: SQLite (default) and PostgreSQL.
+
+Example:
+    >>> from runyard.tracking.store.sql import SqlTrackingStore
+    >>> store = SqlTrackingStore("sqlite:///:memory:")  # doctest: +SKIP
+    >>> run = store.create_run(store.create_experiment("demo"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+from runyard.config import resolve_artifact_uri
+from runyard.entities import (
+    ArtifactRef,
+    Experiment,
+    LifecycleStage,
+    LineageEdge,
+    Metric,
+    MetricSeries,
+    NodeKind,
+    Page,
+    Run,
+    RunStatus,
+)
+from runyard.errors import AlreadyExists, InvalidArgument, NotFound
+from runyard.tracking.filter import decode_page_token, encode_page_token, parse_filter
+from runyard.tracking.filter import parse_order_by as _parse_order_by
+from runyard.tracking.store.base import SEARCH_MAX_RESULTS, TrackingStore, ViewType
+from runyard.tracking.store.sql import migrate
+from runyard.tracking.store.sql.batch import apply_batch
+from runyard.tracking.store.sql.engine import get_engine
+from runyard.tracking.store.sql.errors import translate_errors
+from runyard.tracking.store.sql.metrics import read_series
+from runyard.tracking.store.sql.reader import load_experiments, load_runs, parse_experiment_id
+from runyard.tracking.store.sql.schema import (
+    artifact_refs,
+    cache_entries,
+    experiment_tags,
+    experiments,
+    lineage_edges,
+    runs,
+)
+from runyard.tracking.store.sql.schema import tags as tags_table
+from runyard.tracking.store.sql.search import SearchQuery, search_run_ids
+from runyard.tracking.store.sql.statements import insert_ignore, upsert
+from runyard.tracking.store.sql.validation import (
+    check_key,
+    check_metrics,
+    check_params,
+    check_tag_value,
+    check_tags,
+)
+
+__all__ = ["SqlTrackingStore"]
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _check_max_results(max_results: int) -> None:
+    if not isinstance(max_results, int) or not 1 <= max_results <= SEARCH_MAX_RESULTS:
+        raise InvalidArgument(
+            f"max_results must be an integer from 1 to {SEARCH_MAX_RESULTS}, got {max_results!r}"
+        )
+
+
+def _offset(page_token: str | None) -> dict[str, object]:
+    if not page_token:
+        return {}
+    state = decode_page_token(page_token)
+    offset = state.get("o", 0)
+    if not isinstance(offset, int) or offset < 0 or state.get("p", "A") not in ("A", "B"):
+        raise InvalidArgument(f"invalid page token {page_token[:40]!r}")
+    return state
+
+
+class SqlTrackingStore(TrackingStore):
+    """A :class:`TrackingStore` on SQLite or PostgreSQL.
+
+    The schema is upgraded to the newest migration when the store opens. Instances are
+    thread-safe (a pooled engine per URI is shared in the process); several processes may
+    open the same database.
+
+    Args:
+        uri: ``sqlite:///path/to.db`` or ``postgresql://user@host:port/db``.
+
+    Example:
+        >>> store = SqlTrackingStore("sqlite:////tmp/runyard-demo.db")  # doctest: +SKIP
+        >>> exp = store.create_experiment("mnist")  # doctest: +SKIP
+        >>> run = store.create_run(exp, name="baseline")  # doctest: +SKIP
+        >>> store.log_batch(run.run_id, [Metric("acc", 0.9, 1, 0)])  # doctest: +SKIP
+    """
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        with translate_errors("open store"):
+            self._engine = get_engine(uri)
+            migrate.upgrade(self._engine)
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    @contextmanager
+    def _tx(self, what: str, write: bool = False) -> Iterator[sa.Connection]:
+        with translate_errors(what), self._engine.connect() as conn:
+            if write:
+                conn.execution_options(runyard_write=True)
+            with conn.begin():
+                yield conn
+
+    @property
+    def supports_cache(self) -> bool:
+        """The SQL store keeps the pipeline cache."""
+        return True
+
+    def close(self) -> None:
+        """Nothing to release: the pooled engine is shared by every store on this URI."""
+
+    # -- experiments ----------------------------------------------------------------------
+
+    def create_experiment(
+        self,
+        name: str,
+        artifact_location: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> str:
+        """Create an experiment and return its id (a string of digits)."""
+        check_key(name, "experiment name")
+        tag_values = check_tags(tags)
+        try:
+            with self._tx("create_experiment", write=True) as conn:
+                new_id = conn.execute(
+                    experiments.insert()
+                    .values(
+                        name=name,
+                        artifact_location=artifact_location or "",
+                        lifecycle_stage=LifecycleStage.ACTIVE.value,
+                        creation_time=_now_ms(),
+                    )
+                    .returning(experiments.c.experiment_id)
+                ).scalar_one()
+                if not artifact_location:
+                    location = f"{resolve_artifact_uri().rstrip('/')}/{new_id}"
+                    conn.execute(
+                        experiments.update()
+                        .where(experiments.c.experiment_id == new_id)
+                        .values(artifact_location=location)
+                    )
+                if tag_values:
+                    conn.execute(
+                        experiment_tags.insert(),
+                        [
+                            {"experiment_id": new_id, "key": k, "value": v}
+                            for k, v in tag_values.items()
+                        ],
+                    )
+        except AlreadyExists as e:
+            raise AlreadyExists(f"an experiment named {name!r} exists already") from e
+        return str(new_id)
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """Return the experiment. Raises NotFound."""
+        exp_id = parse_experiment_id(experiment_id)
+        with self._tx("get_experiment") as conn:
+            found = load_experiments(conn, experiments.c.experiment_id == exp_id)
+        if not found:
+            raise NotFound(f"experiment {experiment_id!r} does not exist")
+        return found[0]
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """Return the experiment with that name, or None."""
+        with self._tx("get_experiment_by_name") as conn:
+            found = load_experiments(conn, experiments.c.name == name)
+        return found[0] if found else None
+
+    def search_experiments(
+        self,
+        view: ViewType = LifecycleStage.ACTIVE,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> Page[Experiment]:
+        """List experiments by creation order."""
+        _check_max_results(max_results)
+        offset = int(str(_offset(page_token).get("o", 0)))
+        where = sa.true() if view is None else experiments.c.lifecycle_stage == view.value
+        with self._tx("search_experiments") as conn:
+            found = load_experiments(
+                conn, where, experiments.c.experiment_id, offset, max_results + 1
+            )
+        token = encode_page_token({"o": offset + max_results}) if len(found) > max_results else None
+        return Page(tuple(found[:max_results]), token)
+
+    def _update_experiment(self, what: str, experiment_id: str, **values: str) -> None:
+        exp_id = parse_experiment_id(experiment_id)
+        with self._tx(what, write=True) as conn:
+            done = conn.execute(
+                experiments.update().where(experiments.c.experiment_id == exp_id).values(**values)
+            )
+            if done.rowcount == 0:
+                raise NotFound(f"experiment {experiment_id!r} does not exist")
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Rename. Raises NotFound, AlreadyExists."""
+        check_key(new_name, "experiment name")
+        try:
+            self._update_experiment("rename_experiment", experiment_id, name=new_name)
+        except AlreadyExists as e:
+            raise AlreadyExists(f"an experiment named {new_name!r} exists already") from e
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        """Set (or overwrite) an experiment tag. Raises NotFound, InvalidArgument."""
+        check_key(key, "tag")
+        check_tag_value(key, value)
+        exp_id = parse_experiment_id(experiment_id)
+        with self._tx("set_experiment_tag", write=True) as conn:
+            exists = conn.execute(
+                sa.select(experiments.c.experiment_id).where(experiments.c.experiment_id == exp_id)
+            ).first()
+            if exists is None:
+                raise NotFound(f"experiment {experiment_id!r} does not exist")
+            conn.execute(
+                upsert(conn, experiment_tags, ["experiment_id", "key"], ["value"]).values(
+                    experiment_id=exp_id, key=key, value=value
+                )
+            )
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Soft-delete the experiment; its runs are hidden from active views."""
+        self._update_experiment(
+            "delete_experiment", experiment_id, lifecycle_stage=LifecycleStage.DELETED.value
+        )
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        """Undo :meth:`delete_experiment`."""
+        self._update_experiment(
+            "restore_experiment", experiment_id, lifecycle_stage=LifecycleStage.ACTIVE.value
+        )
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        start_time: int | None = None,
+        tags: Mapping[str, str] | None = None,
+        parent_run_id: str | None = None,
+        artifact_uri: str | None = None,
+    ) -> Run:
+        """Create a RUNNING run."""
+        exp_id = parse_experiment_id(experiment_id)
+        tag_values = check_tags(tags)
+        if name is not None and len(name) > 250:
+            raise InvalidArgument(f"run name is {len(name)} characters, more than 250")
+        run_id = uuid.uuid4().hex
+        with self._tx("create_run", write=True) as conn:
+            exp = conn.execute(
+                sa.select(experiments.c.artifact_location, experiments.c.lifecycle_stage).where(
+                    experiments.c.experiment_id == exp_id
+                )
+            ).first()
+            if exp is None:
+                raise NotFound(f"experiment {experiment_id!r} does not exist")
+            if exp.lifecycle_stage != LifecycleStage.ACTIVE.value:
+                raise InvalidArgument(f"experiment {experiment_id!r} is deleted; restore it first")
+            if parent_run_id is not None:
+                parent = conn.execute(
+                    sa.select(runs.c.run_id).where(runs.c.run_id == parent_run_id)
+                ).first()
+                if parent is None:
+                    raise NotFound(f"parent run {parent_run_id!r} does not exist")
+            conn.execute(
+                runs.insert().values(
+                    run_id=run_id,
+                    experiment_id=exp_id,
+                    name=name or f"run-{run_id[:8]}",
+                    status=RunStatus.RUNNING.value,
+                    start_time=_now_ms() if start_time is None else int(start_time),
+                    end_time=None,
+                    parent_run_id=parent_run_id,
+                    artifact_uri=artifact_uri or f"{exp.artifact_location.rstrip('/')}/{run_id}",
+                    lifecycle_stage=LifecycleStage.ACTIVE.value,
+                )
+            )
+            if tag_values:
+                conn.execute(
+                    tags_table.insert(),
+                    [{"run_id": run_id, "key": k, "value": v} for k, v in tag_values.items()],
+                )
+            return load_runs(conn, [run_id])[0]
+
+    def get_run(self, run_id: str) -> Run:
+        """Return the run with its params, tags and metric summaries. Raises NotFound."""
+        with self._tx("get_run") as conn:
+            return load_runs(conn, [run_id])[0]
+
+    def update_run(
+        self,
+        run_id: str,
+        status: RunStatus | None = None,
+        end_time: int | None = None,
+        name: str | None = None,
+    ) -> Run:
+        """Change status, end time or name; returns the updated run."""
+        values: dict[str, object] = {}
+        if status is not None:
+            try:
+                values["status"] = RunStatus(status).value
+            except ValueError as e:
+                raise InvalidArgument(f"unknown run status {status!r}") from e
+        if end_time is not None:
+            values["end_time"] = int(end_time)
+        if name is not None:
+            if not name or len(name) > 250:
+                raise InvalidArgument("a run name must have 1 to 250 characters")
+            values["name"] = name
+        with self._tx("update_run", write=True) as conn:
+            if values:
+                done = conn.execute(runs.update().where(runs.c.run_id == run_id).values(**values))
+                if done.rowcount == 0:
+                    raise NotFound(f"run {run_id!r} does not exist")
+            return load_runs(conn, [run_id])[0]
+
+    def _set_run_stage(self, what: str, run_id: str, stage: LifecycleStage) -> None:
+        with self._tx(what, write=True) as conn:
+            done = conn.execute(
+                runs.update().where(runs.c.run_id == run_id).values(lifecycle_stage=stage.value)
+            )
+            if done.rowcount == 0:
+                raise NotFound(f"run {run_id!r} does not exist")
+
+    def delete_run(self, run_id: str) -> None:
+        """Soft-delete a run. Raises NotFound."""
+        self._set_run_stage("delete_run", run_id, LifecycleStage.DELETED)
+
+    def restore_run(self, run_id: str) -> None:
+        """Undo :meth:`delete_run`. Raises NotFound."""
+        self._set_run_stage("restore_run", run_id, LifecycleStage.ACTIVE)
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        batch_id: str | None = None,
+    ) -> None:
+        """Append metric points and set params and tags in one transaction."""
+        points = check_metrics(metrics)
+        param_values = check_params(params)
+        tag_values = check_tags(tags)
+        if batch_id is not None and (not isinstance(batch_id, str) or not 0 < len(batch_id) <= 128):
+            raise InvalidArgument("batch_id must be a string of 1 to 128 characters")
+        with self._tx("log_batch", write=True) as conn:
+            apply_batch(conn, run_id, points, param_values, tag_values, batch_id)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag. Raises NotFound when the run or the tag does not exist."""
+        with self._tx("delete_tag", write=True) as conn:
+            load_runs(conn, [run_id])
+            done = conn.execute(
+                tags_table.delete().where(tags_table.c.run_id == run_id, tags_table.c.key == key)
+            )
+            if done.rowcount == 0:
+                raise NotFound(f"run {run_id!r} has no tag {key!r}")
+
+    def get_metric_history(self, run_id: str, key: str) -> MetricSeries:
+        """Return a whole series (empty when never logged). Raises NotFound for the run."""
+        return self.get_metric_histories([run_id], key)[0]
+
+    def get_metric_histories(self, run_ids: Sequence[str], key: str) -> list[MetricSeries]:
+        """The series of ``key`` for many runs in one query, in the order of ``run_ids``."""
+        if not run_ids:
+            return []
+        with self._tx("get_metric_histories") as conn:
+            wanted = set(run_ids)
+            found = set(
+                conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id.in_(wanted))).scalars()
+            )
+            for r in run_ids:
+                if r not in found:
+                    raise NotFound(f"run {r!r} does not exist")
+            return read_series(conn, list(run_ids), key)
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        order_by: Sequence[str] = (),
+        max_results: int = 1000,
+        page_token: str | None = None,
+        view: ViewType = LifecycleStage.ACTIVE,
+    ) -> Page[Run]:
+        """Search runs with the filter language of :mod:`runyard.tracking.filter`."""
+        if isinstance(experiment_ids, str):
+            raise InvalidArgument("experiment_ids must be a list of ids, not one string")
+        if isinstance(order_by, str):
+            order_by = [order_by]
+        _check_max_results(max_results)
+        expr = parse_filter(filter_string)
+        order = tuple(_parse_order_by(clause) for clause in order_by)
+        state = _offset(page_token)
+        ids: list[int] = []
+        for e in experiment_ids:
+            try:
+                ids.append(int(str(e)))
+            except ValueError:
+                continue
+        with self._tx("search_runs") as conn:
+            stages = dict(
+                conn.execute(
+                    sa.select(experiments.c.experiment_id, experiments.c.lifecycle_stage).where(
+                        experiments.c.experiment_id.in_(ids)
+                    )
+                ).all()
+            )
+            active = tuple(i for i in ids if stages.get(i) == LifecycleStage.ACTIVE.value)
+            deleted = tuple(i for i in ids if stages.get(i) == LifecycleStage.DELETED.value)
+            query = SearchQuery(
+                experiment_ids=active if view is LifecycleStage.ACTIVE else active + deleted,
+                deleted_experiment_ids=deleted,
+                expr=expr,
+                order=order,
+                view=view,
+                dialect=conn.dialect.name,
+            )
+            run_ids, next_state = search_run_ids(conn, query, state, max_results)
+            found = load_runs(conn, run_ids, missing_ok=True)
+        token = encode_page_token(next_state) if next_state is not None else None
+        return Page(tuple(found), token)
+
+    # -- artifacts and lineage ------------------------------------------------------------
+
+    def log_artifact_refs(self, run_id: str, refs: Sequence[ArtifactRef]) -> None:
+        """Record artifacts on a run (a path logged again is replaced). Raises NotFound."""
+        rows = []
+        for ref in refs:
+            if not ref.path or len(ref.path) > 1000:
+                raise InvalidArgument(f"artifact path must have 1 to 1000 characters: {ref.path!r}")
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "path": ref.path,
+                    "digest": ref.digest,
+                    "size": ref.size,
+                    "uri": ref.uri,
+                }
+            )
+        with self._tx("log_artifact_refs", write=True) as conn:
+            load_runs(conn, [run_id])
+            if rows:
+                conn.execute(
+                    upsert(conn, artifact_refs, ["run_id", "path"], ["digest", "size", "uri"]),
+                    rows,
+                )
+
+    def list_artifact_refs(self, run_id: str, prefix: str = "") -> list[ArtifactRef]:
+        """Artifacts recorded on the run whose path starts with ``prefix``, sorted by path."""
+        c = artifact_refs.c
+        with self._tx("list_artifact_refs") as conn:
+            load_runs(conn, [run_id])
+            rows = conn.execute(
+                sa.select(c.path, c.digest, c.size, c.uri)
+                .where(c.run_id == run_id)
+                .order_by(c.path)
+            ).all()
+        return [
+            ArtifactRef(r.path, r.digest, int(r.size), r.uri)
+            for r in rows
+            if r.path.startswith(prefix)
+        ]
+
+    def add_lineage(self, edges: Sequence[LineageEdge]) -> None:
+        """Record lineage edges (an edge recorded twice is kept once)."""
+        rows = [
+            {
+                "source_kind": NodeKind(e.source_kind).value,
+                "source_id": e.source_id,
+                "target_kind": NodeKind(e.target_kind).value,
+                "target_id": e.target_id,
+                "relation": e.relation,
+            }
+            for e in edges
+        ]
+        for r in rows:
+            if (
+                not r["source_id"]
+                or not r["target_id"]
+                or len(r["source_id"]) > 500
+                or len(r["target_id"]) > 500
+            ):
+                raise InvalidArgument("lineage node ids must have 1 to 500 characters")
+        if not rows:
+            return
+        with self._tx("add_lineage", write=True) as conn:
+            conn.execute(insert_ignore(conn, lineage_edges), rows)
+
+    def get_lineage(self, node_id: str, direction: str = "both") -> list[LineageEdge]:
+        """Edges into (``upstream``), out of (``downstream``) or touching (``both``) a node."""
+        c = lineage_edges.c
+        clauses = {
+            "upstream": c.target_id == node_id,
+            "downstream": c.source_id == node_id,
+            "both": sa.or_(c.target_id == node_id, c.source_id == node_id),
+        }
+        if direction not in clauses:
+            raise InvalidArgument(
+                f"direction must be 'upstream', 'downstream' or 'both', not {direction!r}"
+            )
+        with self._tx("get_lineage") as conn:
+            rows = conn.execute(
+                sa.select(lineage_edges)
+                .where(clauses[direction])
+                .order_by(c.source_id, c.target_id, c.relation)
+            ).all()
+        return [
+            LineageEdge(
+                NodeKind(r.source_kind),
+                r.source_id,
+                NodeKind(r.target_kind),
+                r.target_id,
+                r.relation,
+            )
+            for r in rows
+        ]
+
+    # -- pipeline cache -------------------------------------------------------------------
+
+    def put_cache_entry(self, key: str, payload: str) -> None:
+        """Store ``payload`` under ``key`` (a later put for the same key replaces it)."""
+        if not key or len(key) > 256:
+            raise InvalidArgument("a cache key must have 1 to 256 characters")
+        with self._tx("put_cache_entry", write=True) as conn:
+            conn.execute(
+                upsert(conn, cache_entries, ["key"], ["payload", "created"]).values(
+                    key=key, payload=payload, created=_now_ms()
+                )
+            )
+
+    def get_cache_entry(self, key: str) -> str | None:
+        """The payload stored under ``key``, or None."""
+        with self._tx("get_cache_entry") as conn:
+            value = conn.execute(
+                sa.select(cache_entries.c.payload).where(cache_entries.c.key == key)
+            ).scalar_one_or_none()
+        return None if value is None else str(value)
