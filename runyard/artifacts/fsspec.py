@@ -149,7 +149,14 @@ class FsspecArtifactStore(ArtifactStore):
         """Open the object for streamed ranged reads; see the base class."""
         full = self._full(path)
         with self._boundary("read", path):
-            remote = self._fs.open(full, "rb", block_size=PART_SIZE, cache_type="readahead")
+            details = self._fs.info(full)
+            if details.get("type") != "file":
+                raise NotFound(f"no artifact at {path!r} in {self.uri} (it is a folder)")
+            remote = self._fs.open(
+                full, "rb", block_size=PART_SIZE, cache_type="readahead", size=details["size"]
+            )
+            with contextlib.suppress(AttributeError):
+                remote.details = details  # pins ranged reads to this version (ETag)
         translate = functools.partial(self._boundary, "read", path)
         return io.BufferedReader(_TranslatingReader(remote, translate), buffer_size=CHUNK_SIZE)
 

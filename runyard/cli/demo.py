@@ -112,10 +112,12 @@ def run_demo(
         max_results=10,
     )
     console.print(
-        runs_table(best.items, ["acc", "loss"], ["lr", "hidden"], title="runs with acc > 0.5")
+        runs_table(
+            best.items, ["acc", "loss"], ["lr", "hidden"], "runs with acc > 0.5", started=False
+        )
     )
     mine = [client.get_run(r) for r in run_ids]
-    console.print(compare_table(mine))
+    console.print(compare_table(mine, ranges=False))
     if best.items:
         top = best.items[0]
         console.print(

@@ -116,9 +116,11 @@ class TrackingStoreSuite:
     # -- experiments ----------------------------------------------------------------------
 
     def test_default_experiment_exists(self, store: TrackingStore) -> None:
+        """Default experiment exists."""
         assert store.get_experiment("0").name == "Default"
 
     def test_create_and_get_experiment(self, store: TrackingStore) -> None:
+        """Create and get experiment."""
         name = _unique()
         exp_id = store.create_experiment(name, tags={"owner": "ana"})
         exp = store.get_experiment(exp_id)
@@ -132,6 +134,7 @@ class TrackingStoreSuite:
         assert store.get_experiment(custom).artifact_location == "s3://bucket/x"
 
     def test_experiment_errors(self, store: TrackingStore) -> None:
+        """Experiment errors."""
         name = _unique()
         exp_id = store.create_experiment(name)
         with pytest.raises(AlreadyExists, match=name):
@@ -149,6 +152,7 @@ class TrackingStoreSuite:
                 store.delete_experiment(missing)
 
     def test_rename_and_tag_experiment(self, store: TrackingStore) -> None:
+        """Rename and tag experiment."""
         exp_id, other, new = store.create_experiment(_unique()), _unique(), _unique()
         store.create_experiment(other)
         store.rename_experiment(exp_id, new)
@@ -164,6 +168,7 @@ class TrackingStoreSuite:
             store.set_experiment_tag("987654321", "k", "v")
 
     def test_search_experiments_pages_and_views(self, store: TrackingStore) -> None:
+        """Search experiments pages and views."""
         mine = [store.create_experiment(_unique()) for _ in range(5)]
         store.delete_experiment(mine[1])
         seen: list[str] = []
@@ -183,6 +188,7 @@ class TrackingStoreSuite:
             store.search_experiments(page_token="not a token!")
 
     def test_delete_experiment_hides_its_runs(self, store: TrackingStore) -> None:
+        """Delete experiment hides its runs."""
         exp, (run,) = self.make_runs(store, [{"name": "a"}])
         store.delete_experiment(exp)
         assert store.get_experiment(exp).lifecycle_stage is LifecycleStage.DELETED
@@ -198,6 +204,7 @@ class TrackingStoreSuite:
     # -- runs -----------------------------------------------------------------------------
 
     def test_create_run_defaults(self, store: TrackingStore) -> None:
+        """Create run defaults."""
         exp = store.create_experiment(_unique())
         run = store.create_run(exp, name="first", tags={"k": "v"})
         assert len(run.run_id) == 32 and int(run.run_id, 16) >= 0
@@ -211,6 +218,7 @@ class TrackingStoreSuite:
         assert other.name
 
     def test_returned_values_are_immutable(self, store: TrackingStore) -> None:
+        """Returned values are immutable."""
         _, (run,) = self.make_runs(store, [{"params": {"a": "1"}, "metrics": {"m": 1.0}}])
         with pytest.raises(TypeError):
             run.params["a"] = "2"  # type: ignore[index]
@@ -218,6 +226,7 @@ class TrackingStoreSuite:
             run.name = "x"  # type: ignore[misc]
 
     def test_create_run_errors(self, store: TrackingStore) -> None:
+        """Create run errors."""
         exp = store.create_experiment(_unique())
         with pytest.raises(NotFound):
             store.create_run("987654321")
@@ -230,6 +239,7 @@ class TrackingStoreSuite:
             store.get_run(uuid.uuid4().hex)
 
     def test_nested_runs(self, store: TrackingStore) -> None:
+        """Nested runs."""
         exp = store.create_experiment(_unique())
         parent = store.create_run(exp, name="sweep")
         for i in range(3):
@@ -240,6 +250,7 @@ class TrackingStoreSuite:
         assert found == ["trial2", "trial1", "trial0"]
 
     def test_update_run(self, store: TrackingStore) -> None:
+        """Update run."""
         run = store.create_run(store.create_experiment(_unique()))
         done = store.update_run(run.run_id, status=RunStatus.FINISHED, end_time=123, name="x")
         assert (done.status, done.end_time, done.name) == (RunStatus.FINISHED, 123, "x")
@@ -249,6 +260,7 @@ class TrackingStoreSuite:
             store.update_run(uuid.uuid4().hex, status=RunStatus.FAILED)
 
     def test_delete_and_restore_run(self, store: TrackingStore) -> None:
+        """Delete and restore run."""
         exp, (a, b) = self.make_runs(store, [{"name": "a"}, {"name": "b"}])
         store.delete_run(a.run_id)
         assert store.get_run(a.run_id).lifecycle_stage is LifecycleStage.DELETED
@@ -263,6 +275,7 @@ class TrackingStoreSuite:
     # -- log_batch ------------------------------------------------------------------------
 
     def test_metric_values_roundtrip_faithfully(self, store: TrackingStore) -> None:
+        """Metric values roundtrip faithfully."""
         run = store.create_run(store.create_experiment(_unique()))
         values = [0.5, NAN, INF, -INF, -0.0, 1e-300, 1.7976931348623157e308]
         store.log_batch(run.run_id, [Metric("m", v, i, 10 + i) for i, v in enumerate(values)])
@@ -275,6 +288,7 @@ class TrackingStoreSuite:
         assert [p.value for p in series.points()][:1] == [0.5]
 
     def test_series_keep_logging_order_across_batches(self, store: TrackingStore) -> None:
+        """Series keep logging order across batches."""
         run = store.create_run(store.create_experiment(_unique()))
         store.log_batch(run.run_id, [Metric("m", 1.0, 5, 1), Metric("m", 2.0, 3, 2)])
         store.log_batch(run.run_id, [Metric("m", 3.0, 4, 3), Metric("other", 9.0, 0, 0)])
@@ -284,6 +298,7 @@ class TrackingStoreSuite:
             store.get_metric_history(uuid.uuid4().hex, "m")
 
     def test_summaries(self, store: TrackingStore) -> None:
+        """Summaries."""
         run = store.create_run(store.create_experiment(_unique()))
         store.log_batch(run.run_id, [Metric("m", 3.0, 2, 100), Metric("m", NAN, 1, 200)])
         store.log_batch(run.run_id, [Metric("m", -1.0, 2, 50), Metric("m", 7.0, 0, 300)])
@@ -299,6 +314,7 @@ class TrackingStoreSuite:
         assert (m.latest, m.max, m.count) == (INF, INF, 5)
 
     def test_params_are_immutable_and_a_conflict_writes_nothing(self, store: TrackingStore) -> None:
+        """Params are immutable and a conflict writes nothing."""
         run = store.create_run(store.create_experiment(_unique()))
         store.log_batch(run.run_id, params={"lr": "0.1"})
         store.log_batch(run.run_id, params={"lr": "0.1"})  # same value: a no-op
@@ -312,7 +328,11 @@ class TrackingStoreSuite:
             )
         assert "lr" in str(info.value) and "0.1" in str(info.value) and "0.2" in str(info.value)
         after = store.get_run(run.run_id)
-        assert (dict(after.params), dict(after.tags), dict(after.metrics)) == ({"lr": "0.1"}, {}, {})
+        assert (dict(after.params), dict(after.tags), dict(after.metrics)) == (
+            {"lr": "0.1"},
+            {},
+            {},
+        )
         store.log_batch(run.run_id, [Metric("acc", 1.0, 0, 0)], batch_id="conflicting")
         assert store.get_run(run.run_id).metrics["acc"].count == 1
 
@@ -335,6 +355,7 @@ class TrackingStoreSuite:
     def test_refused_input_writes_nothing(
         self, store: TrackingStore, kwargs: dict[str, Any]
     ) -> None:
+        """Refused input writes nothing."""
         run = store.create_run(store.create_experiment(_unique()))
         full: dict[str, Any] = {
             "metrics": [Metric("ok", 1.0, 0, 0), *kwargs.get("metrics", [])],
@@ -347,6 +368,7 @@ class TrackingStoreSuite:
         assert (dict(after.params), dict(after.tags), dict(after.metrics)) == ({}, {}, {})
 
     def test_batch_ids_make_retries_idempotent(self, store: TrackingStore) -> None:
+        """Batch ids make retries idempotent."""
         exp = store.create_experiment(_unique())
         run, other = store.create_run(exp), store.create_run(exp)
         points = [Metric("m", float(i), i, i) for i in range(10)]
@@ -360,6 +382,7 @@ class TrackingStoreSuite:
             store.log_batch(uuid.uuid4().hex, points, batch_id="batch-1")
 
     def test_tags_overwrite_and_delete(self, store: TrackingStore) -> None:
+        """Tags overwrite and delete."""
         run = store.create_run(store.create_experiment(_unique()), tags={"a": "1"})
         store.log_batch(run.run_id, tags={"a": "2", "b": "3"})
         assert dict(store.get_run(run.run_id).tags) == {"a": "2", "b": "3"}
@@ -371,6 +394,7 @@ class TrackingStoreSuite:
             store.delete_tag(uuid.uuid4().hex, "b")
 
     def test_metric_histories_of_many_runs(self, store: TrackingStore) -> None:
+        """Metric histories of many runs."""
         exp = store.create_experiment(_unique())
         runs = [store.create_run(exp) for _ in range(3)]
         for i, run in enumerate(runs[:2]):
@@ -421,9 +445,11 @@ class TrackingStoreSuite:
     def test_search_filters(
         self, store: TrackingStore, grid: str, filter_string: str, expected: list[str]
     ) -> None:
+        """Search filters."""
         assert self.names(store, grid, filter_string) == expected
 
     def test_search_by_run_id_and_experiments(self, store: TrackingStore) -> None:
+        """Search by run id and experiments."""
         exp1, runs1 = self.make_runs(store, [{"name": "a"}, {"name": "b"}])
         exp2, runs2 = self.make_runs(store, [{"name": "c"}])
         ids = f"('{runs1[0].run_id}', '{runs2[0].run_id}')"
@@ -448,19 +474,20 @@ class TrackingStoreSuite:
     def test_search_order_by(
         self, store: TrackingStore, grid: str, order_by: list[str], expected: list[str]
     ) -> None:
+        """Search order by."""
         assert self.names(store, grid, order_by=order_by) == expected
 
     def test_order_ties_break_on_start_time_then_run_id(self, store: TrackingStore) -> None:
+        """Order ties break on start time then run id."""
         exp = store.create_experiment(_unique())
         runs = [store.create_run(exp, name=f"r{i}", start_time=7) for i in range(4)]
-        later = store.create_run(exp, name="later", start_time=8)
+        store.create_run(exp, name="later", start_time=8)
         by_id = [r.name for r in sorted(runs, key=lambda r: r.run_id)]
         assert self.names(store, exp, order_by=["status"]) == ["later", *by_id]
 
     @pytest.mark.parametrize("order_by", [[], ["metrics.m desc"], ["metrics.m"], ["params.p"]])
-    def test_paging_returns_every_run_once(
-        self, store: TrackingStore, order_by: list[str]
-    ) -> None:
+    def test_paging_returns_every_run_once(self, store: TrackingStore, order_by: list[str]) -> None:
+        """Paging returns every run once."""
         specs = [
             {"name": f"r{i:02d}", "params": {"p": str(i % 3)}}
             | ({"metrics": {"m": float(i % 5)}} if i % 4 else {})
@@ -477,7 +504,7 @@ class TrackingStoreSuite:
             token = page.next_page_token
             if token is None:
                 break
-        assert sorted(seen) == sorted(s["name"] for s in specs)
+        assert sorted(seen) == sorted(str(s["name"]) for s in specs)
         assert seen == self.names(store, exp, order_by=order_by)
         if order_by and order_by[0].startswith("metrics"):
             tail = [r.name for r in runs if "m" not in r.metrics or r.name == "r05"]
@@ -505,6 +532,7 @@ class TrackingStoreSuite:
     def test_invalid_filters_point_at_the_token(
         self, store: TrackingStore, filter_string: str, position: int
     ) -> None:
+        """Invalid filters point at the token."""
         exp = store.create_experiment(_unique())
         with pytest.raises(InvalidFilter) as info:
             store.search_runs([exp], filter_string)
@@ -512,6 +540,7 @@ class TrackingStoreSuite:
         assert info.value.text == filter_string
 
     def test_invalid_order_by_page_token_and_max_results(self, store: TrackingStore) -> None:
+        """Invalid order by page token and max results."""
         exp = store.create_experiment(_unique())
         for bad in (["metrics.acc sideways"], ["bogus"], [""]):
             with pytest.raises(InvalidFilter):
@@ -526,6 +555,7 @@ class TrackingStoreSuite:
     # -- artifacts, lineage, cache --------------------------------------------------------
 
     def test_artifact_refs(self, store: TrackingStore) -> None:
+        """Artifact refs."""
         run = store.create_run(store.create_experiment(_unique()))
         refs = [
             ArtifactRef("model/weights.pt", "sha256:aa", 10, "file:///cas/aa"),
@@ -545,6 +575,7 @@ class TrackingStoreSuite:
             store.list_artifact_refs(uuid.uuid4().hex)
 
     def test_lineage(self, store: TrackingStore) -> None:
+        """Lineage."""
         run, data, model = uuid.uuid4().hex, _unique("data"), _unique("model")
         read = LineageEdge(NodeKind.DATASET, data, NodeKind.RUN, run, "input")
         wrote = LineageEdge(NodeKind.RUN, run, NodeKind.MODEL, model, "output")
@@ -559,6 +590,7 @@ class TrackingStoreSuite:
             store.get_lineage(run, "sideways")
 
     def test_cache_entries(self, store: TrackingStore) -> None:
+        """Cache entries."""
         if not store.supports_cache:
             pytest.skip("this backend keeps no pipeline cache")
         key = _unique("key")

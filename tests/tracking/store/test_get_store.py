@@ -34,7 +34,7 @@ def test_env_var_and_missing_parent_directories(
     [
         ("http://127.0.0.1:5000", "no REST tracking store"),
         ("ftp://somewhere", "unknown tracking URI scheme"),
-        ("mysql://root@127.0.0.1/db", "sqlite:// and postgresql://"),
+        ("mysql://root@127.0.0.1/db", "expected sqlite://, postgresql://"),
     ],
 )
 def test_unsupported_uris(uri: str, message: str) -> None:

@@ -179,7 +179,8 @@ def _phase_a(q: SearchQuery, metric: str) -> sa.Select[Any]:
         .select_from(s0.join(runs, runs.c.run_id == s0.c.run_id))
         .where(*where)
         .order_by(
-            s0.c.latest.asc() if ascending else s0.c.latest.desc(), *_order_terms(q.order[1:], q.dialect)
+            s0.c.latest.asc() if ascending else s0.c.latest.desc(),
+            *_order_terms(q.order[1:], q.dialect),
         )
     )
 

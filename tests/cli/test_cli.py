@@ -1,0 +1,57 @@
+"""The ``runyard`` console script, run as a user runs it: a real process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import runyard as ry
+
+
+def runyard(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run(
+        ["runyard", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_demo_trains_tracks_searches_and_compares(tmp_path: Path) -> None:
+    done = runyard("demo", "--epochs", "3", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "runs with acc > 0.5" in done.stdout
+    assert "best: mlp-" in done.stdout
+    assert "model/model.pkl" in done.stdout
+    # The runs landed in the embedded default store of the project-local home.
+    runs = ry.Client().search_runs("digits-demo", order_by=["metrics.acc desc"])
+    assert len(runs) == 4
+    assert all(r.status is ry.RunStatus.FINISHED for r in runs)
+    assert runs.items[0].metrics["acc"].latest > 0.8
+    assert runs.items[0].metrics["acc"].count == 3
+
+    listed = runyard("runs", "ls", "digits-demo", "-f", "params.hidden = '128'", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "mlp-h128-lr0.01" in listed.stdout and "mlp-h32" not in listed.stdout
+
+    shown = runyard("runs", "show", runs.items[0].run_id, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "model/model.pkl" in shown.stdout and "train_acc" in shown.stdout
+
+    ids = [r.run_id for r in runs.items[:2]]
+    compared = runyard("runs", "compare", *ids, cwd=tmp_path)
+    assert compared.returncode == 0, compared.stderr
+    assert "params.lr" in compared.stdout
+
+    exps = runyard("experiments", "ls", cwd=tmp_path)
+    assert "digits-demo" in exps.stdout
+
+
+def test_errors_print_one_line_and_exit_with_their_code(tmp_path: Path) -> None:
+    missing = runyard("runs", "show", "f" * 32, cwd=tmp_path)
+    assert missing.returncode == 3
+    assert "not found" in missing.stderr and "Traceback" not in missing.stderr
+    with ry.start_run(experiment="e"):
+        pass
+    bad = runyard("runs", "ls", "e", "--filter", "metrics.acc >> 1", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "^" in bad.stderr and "Traceback" not in bad.stderr
