@@ -207,6 +207,7 @@ class ArtifactStoreSuite:
     # -- roundtrips ---------------------------------------------------------------------
 
     def test_bytes_roundtrip(self, store: ArtifactStore) -> None:
+        """Bytes written come back unchanged, with their size."""
         info = store.put_bytes(b"accuracy=0.93", "metrics/summary.txt")
         assert info == ArtifactInfo("metrics/summary.txt", 13)
         assert store.get_bytes("metrics/summary.txt") == b"accuracy=0.93"
@@ -215,11 +216,13 @@ class ArtifactStoreSuite:
         assert not store.exists("metrics")  # a folder is not a file
 
     def test_empty_file(self, store: ArtifactStore) -> None:
+        """An empty file is a file."""
         assert store.put_bytes(b"", "empty.bin") == ArtifactInfo("empty.bin", 0)
         assert store.get_bytes("empty.bin") == b""
         assert store.list() == [ArtifactInfo("empty.bin", 0)]
 
     def test_file_roundtrip(self, store: ArtifactStore, tmp_path: Path) -> None:
+        """A local file goes in and comes out, to a file path or into a folder."""
         source = tmp_path / "weights.bin"
         source.write_bytes(b"\x00\x01" * 5000)
         assert store.put_file(source, "model/weights.bin").size == 10000
@@ -232,6 +235,7 @@ class ArtifactStoreSuite:
         assert (folder / "weights.bin").read_bytes() == source.read_bytes()
 
     def test_stream_roundtrip_in_chunks(self, store: ArtifactStore) -> None:
+        """A stream written in chunks reads back whole, partially or at once."""
         chunks = [bytes([i]) * 300_000 for i in range(7)]
         info = store.put_stream(_stream(iter(chunks)), "logs/train.log")
         assert info.size == 2_100_000
@@ -241,6 +245,7 @@ class ArtifactStoreSuite:
         assert head + rest == b"".join(chunks)
 
     def test_names_that_are_safe_are_kept_as_given(self, store: ArtifactStore) -> None:
+        """Unicode, spaces, dots and literal percent signs are ordinary names."""
         names = [
             "données/résumé é.txt",
             "plots/loss curve (v2).png",
@@ -256,17 +261,20 @@ class ArtifactStoreSuite:
             assert store.get_bytes(name) == str(i).encode()
 
     def test_overwrite_replaces_the_whole_file(self, store: ArtifactStore) -> None:
+        """Writing a path again replaces the file, never appends or mixes."""
         store.put_bytes(b"x" * 5000, "state.json")
         store.put_bytes(b"short", "state.json")
         assert store.get_bytes("state.json") == b"short"
         assert store.list() == [ArtifactInfo("state.json", 5)]
 
     def test_uri_names_the_root_and_files(self, store: ArtifactStore) -> None:
+        """The store and each file have a URI."""
         assert not store.uri.endswith("/")
         assert "://" in store.uri
         assert store.uri_for("a/b.txt") == store.uri + "/a/b.txt"
 
     def test_move(self, store: ArtifactStore) -> None:
+        """A move makes the file appear under the new path only."""
         store.put_bytes(b"payload", "staging/x.bin")
         assert store.move("staging/x.bin", "final/x.bin") == ArtifactInfo("final/x.bin", 7)
         assert not store.exists("staging/x.bin")
@@ -277,6 +285,7 @@ class ArtifactStoreSuite:
     # -- missing and refused input ------------------------------------------------------
 
     def test_missing_files_raise_not_found(self, store: ArtifactStore, tmp_path: Path) -> None:
+        """Reading what is not there raises NotFound and writes nothing locally."""
         store.put_bytes(b"1", "present/file.txt")
         assert not store.exists("absent.txt")
         for read in (store.open, store.get_bytes, store.info):
@@ -291,6 +300,7 @@ class ArtifactStoreSuite:
     def test_bad_sources_are_refused_and_nothing_written(
         self, store: ArtifactStore, tmp_path: Path
     ) -> None:
+        """Wrong sources are refused with InvalidArgument before anything is written."""
         with pytest.raises(InvalidArgument, match="does not exist"):
             store.put_file(tmp_path / "missing.bin", "x.bin")
         with pytest.raises(InvalidArgument, match="folder"):
@@ -307,6 +317,7 @@ class ArtifactStoreSuite:
     def test_unsafe_paths_are_refused_everywhere(
         self, store_at: StoreAt, store: ArtifactStore, tmp_path: Path, path: str
     ) -> None:
+        """Every method refuses every traversal pattern; nothing lands outside the root."""
         source = tmp_path / "source.txt"
         source.write_bytes(b"attacker")
         store.put_bytes(b"legit", "legit.txt")
@@ -336,6 +347,7 @@ class ArtifactStoreSuite:
     # -- listing and deleting -----------------------------------------------------------
 
     def test_list_is_recursive_sorted_and_folder_scoped(self, store: ArtifactStore) -> None:
+        """Listing is recursive, sorted, and scoped to folders, not string prefixes."""
         for path in ["z.txt", "a/c/d.txt", "ab/e.txt", "a/b.txt", "a/c/a.txt"]:
             store.put_bytes(path.encode(), path)
         assert _paths(store.list()) == ["a/b.txt", "a/c/a.txt", "a/c/d.txt", "ab/e.txt", "z.txt"]
@@ -346,6 +358,7 @@ class ArtifactStoreSuite:
         assert [i.size for i in store.list("ab")] == [8]
 
     def test_delete_file_and_folder(self, store: ArtifactStore) -> None:
+        """Delete removes a file or a folder of files and says how many."""
         for path in ["run/a.txt", "run/sub/b.txt", "run2/c.txt", "top.txt"]:
             store.put_bytes(b"x", path)
         assert store.delete("top.txt") == 1
@@ -367,6 +380,7 @@ class ArtifactStoreSuite:
     def test_a_write_that_fails_midway_leaves_nothing(
         self, store_at: StoreAt, store: ArtifactStore, good_mib: int
     ) -> None:
+        """A producer that dies midway leaves no file and keeps the old version."""
         with pytest.raises(_WriterCrashed):
             store.put_stream(_failing_stream(good_mib * _MIB), "checkpoints/new.pt")
         assert not store.exists("checkpoints/new.pt")
@@ -379,6 +393,7 @@ class ArtifactStoreSuite:
         assert _paths(store_at("").list()) == ["root/checkpoints/last.pt"]
 
     def test_readers_never_see_a_half_written_file(self, store: ArtifactStore) -> None:
+        """While a write is in flight, readers see the old file (or none), whole."""
         old = b"a" * (3 * _MIB)
         new_chunks = [b"b" * _MIB] * 3
         store.put_bytes(old, "model.bin")
@@ -421,10 +436,10 @@ class ArtifactStoreSuite:
     def test_concurrent_writers_of_one_path_leave_one_whole_version(
         self, store: ArtifactStore
     ) -> None:
+        """Racing writers of one path leave exactly one of their versions."""
         versions = [bytes([65 + i]) * (2 * _MIB + i) for i in range(4)]
         threads = [
-            threading.Thread(target=store.put_bytes, args=(data, "shared.bin"))
-            for data in versions
+            threading.Thread(target=store.put_bytes, args=(data, "shared.bin")) for data in versions
         ]
         for thread in threads:
             thread.start()
@@ -438,6 +453,7 @@ class ArtifactStoreSuite:
     def test_a_large_file_streams_through_bounded_memory(
         self, store: ArtifactStore, tmp_path: Path
     ) -> None:
+        """A 200 MB file goes in and out with far less memory than its size."""
         source = tmp_path / "big.bin"
         digest = _write_large_file(source, LARGE_FILE_BYTES)
 
@@ -491,6 +507,7 @@ class ContentAddressedStoreSuite:
     def test_put_bytes_returns_a_ref_to_its_blob(
         self, cas: ContentAddressedStore, backend: ArtifactStore
     ) -> None:
+        """A ref names the logical path, the SHA-256, the size and the blob URI."""
         data = b'{"lr": 0.001}'
         hexdigest = hashlib.sha256(data).hexdigest()
         ref = cas.put_bytes(data, "config/params.json")
@@ -510,6 +527,7 @@ class ContentAddressedStoreSuite:
     def test_same_content_is_stored_once(
         self, cas: ContentAddressedStore, backend: ArtifactStore, tmp_path: Path
     ) -> None:
+        """The same content under four paths and three methods is one blob."""
         weights = tmp_path / "weights.bin"
         weights.write_bytes(b"w" * 100_000)
         refs = [
@@ -531,9 +549,8 @@ class ContentAddressedStoreSuite:
         cas.put_bytes(b"other", "run5/weights.bin")
         assert len(self._blobs(backend)) == 2
 
-    def test_put_dir_keeps_relative_paths(
-        self, cas: ContentAddressedStore, tmp_path: Path
-    ) -> None:
+    def test_put_dir_keeps_relative_paths(self, cas: ContentAddressedStore, tmp_path: Path) -> None:
+        """A folder uploads whole, relative paths kept, and downloads back."""
         tree = tmp_path / "outputs"
         (tree / "plots").mkdir(parents=True)
         (tree / "metrics.json").write_text('{"acc": 0.9}')
@@ -558,6 +575,7 @@ class ContentAddressedStoreSuite:
     def test_put_dir_refuses_symlinks_out_and_writes_nothing(
         self, cas: ContentAddressedStore, backend: ArtifactStore, tmp_path: Path
     ) -> None:
+        """A symlink out of the folder refuses the upload before any write."""
         secret = tmp_path / "secret.txt"
         secret.write_text("api-key")
         tree = tmp_path / "outputs"
@@ -577,6 +595,7 @@ class ContentAddressedStoreSuite:
     def test_downloads_are_verified(
         self, cas: ContentAddressedStore, backend: ArtifactStore, tmp_path: Path
     ) -> None:
+        """A corrupt blob is caught on download; the destination is untouched."""
         ref = cas.put_bytes(b"genuine model", "model.bin")
         downloads = tmp_path / "downloads"
         downloads.mkdir()
@@ -598,6 +617,7 @@ class ContentAddressedStoreSuite:
     def test_a_ref_with_the_wrong_size_is_refused(
         self, cas: ContentAddressedStore, tmp_path: Path
     ) -> None:
+        """A ref whose size disagrees with the blob is refused."""
         ref = cas.put_bytes(b"12345", "five.txt")
         lying = ArtifactRef(ref.path, ref.digest, 4, ref.uri)
         with pytest.raises(StoreError, match="corrupt"):
@@ -612,13 +632,15 @@ class ContentAddressedStoreSuite:
         tmp_path: Path,
         path: str,
     ) -> None:
+        """Unsafe logical paths are refused on upload, and in refs on download."""
         source = tmp_path / "source.txt"
         source.write_bytes(b"attacker")
-        for attempt in (
+        attempts: list[Callable[[], object]] = [
             lambda: cas.put_bytes(b"attacker", path),
             lambda: cas.put_file(source, path),
             lambda: cas.put_stream(io.BytesIO(b"attacker"), path),
-        ):
+        ]
+        for attempt in attempts:
             with pytest.raises(UnsafePath):
                 attempt()
         assert store_at("").list() == []
@@ -633,6 +655,7 @@ class ContentAddressedStoreSuite:
         assert _files_containing(tmp_path, b"attacker") == [source]
 
     def test_unknown_and_malformed_digests(self, cas: ContentAddressedStore) -> None:
+        """Unknown digests are NotFound; malformed ones InvalidArgument."""
         unknown = "sha256:" + "0" * 64
         assert not cas.has(unknown)
         with pytest.raises(NotFound, match="no blob"):
@@ -646,6 +669,7 @@ class ContentAddressedStoreSuite:
     def test_a_failed_stream_leaves_no_blob(
         self, cas: ContentAddressedStore, store_at: StoreAt
     ) -> None:
+        """A producer that dies midway leaves no blob and no temp blob."""
         for good_mib in (0, 3, 20):
             with pytest.raises(_WriterCrashed):
                 cas.put_stream(_failing_stream(good_mib * _MIB), "checkpoint.pt")
@@ -654,6 +678,7 @@ class ContentAddressedStoreSuite:
     def test_a_large_file_is_hashed_and_stored_with_bounded_memory(
         self, cas: ContentAddressedStore, backend: ArtifactStore, tmp_path: Path
     ) -> None:
+        """A 200 MB file is hashed, stored and verified in bounded memory."""
         source = tmp_path / "dataset.bin"
         digest = _write_large_file(source, LARGE_FILE_BYTES)
         refs: list[ArtifactRef] = []
