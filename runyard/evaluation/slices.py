@@ -172,7 +172,7 @@ def _label(value: Any) -> str:
 
 
 def families(n_columns: int, crosses: int) -> tuple[tuple[int, ...], ...]:
-    """Column-index tuples of every slice family: overall, singles, and crosses up to ``crosses``."""
+    """Column-index tuples of every slice family: overall, singles, crosses up to ``crosses``."""
     out: list[tuple[int, ...]] = [()]
     for size in range(1, min(crosses, n_columns) + 1):
         out.extend(itertools.combinations(range(n_columns), size))

@@ -137,12 +137,12 @@ class Pipeline:
 
 
 def _target_of(fn: Callable[..., Any]) -> str:
-    """``file.py:name`` or ``module:name`` so that a later ``--resume`` can load it again."""
+    """``/abs/file.py:name`` (or ``module:name``) so that ``--resume`` can load it again."""
     module = inspect.getmodule(fn)
     path = getattr(module, "__file__", None)
-    if module is not None and module.__name__ not in ("__main__", "__mp_main__") and not module.__name__.startswith("runyard_user_"):
-        return f"{module.__name__}:{fn.__name__}"
-    return f"{path}:{fn.__name__}" if path else fn.__name__
+    if path:
+        return f"{path}:{fn.__name__}"
+    return f"{getattr(module, '__name__', '?')}:{fn.__name__}"
 
 
 @overload

@@ -7,6 +7,7 @@ from types import MappingProxyType
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from runyard.entities import Experiment, LifecycleStage, MetricSummary, Run, RunStatus
 from runyard.errors import NotFound
@@ -60,8 +61,13 @@ def load_experiments(
     ]
 
 
-def _in(column: Any, ids: Sequence[str]) -> Any:
-    return column == ids[0] if len(ids) == 1 else column.in_(list(ids))
+def _in(conn: sa.Connection, column: Any, ids: Sequence[str]) -> Any:
+    """``column IN ids``; on PostgreSQL ``= ANY(:array)``, one statement for any count."""
+    if len(ids) == 1:
+        return column == ids[0]
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(ids), type_=ARRAY(sa.String)))
+    return column.in_(list(ids))
 
 
 def load_runs(conn: sa.Connection, run_ids: Sequence[str], missing_ok: bool = False) -> list[Run]:
@@ -77,7 +83,7 @@ def load_runs(conn: sa.Connection, run_ids: Sequence[str], missing_ok: bool = Fa
         for r in conn.execute(
             sa.select(runs, experiments.c.lifecycle_stage.label("experiment_stage"))
             .join(experiments, experiments.c.experiment_id == runs.c.experiment_id)
-            .where(_in(runs.c.run_id, run_ids))
+            .where(_in(conn, runs.c.run_id, run_ids))
         )
     }
     if not missing_ok:
@@ -89,15 +95,18 @@ def load_runs(conn: sa.Connection, run_ids: Sequence[str], missing_ok: bool = Fa
     tag_map: dict[str, dict[str, str]] = {r: {} for r in found}
     summary_map: dict[str, dict[str, MetricSummary]] = {r: {} for r in found}
     if found:
-        for table, target in ((params, param_map), (tags, tag_map)):
-            for p in conn.execute(
-                sa.select(table.c.run_id, table.c.key, table.c.value).where(
-                    _in(table.c.run_id, found)
+        kv = sa.union_all(
+            *(
+                sa.select(sa.literal(i).label("t"), t.c.run_id, t.c.key, t.c.value).where(
+                    _in(conn, t.c.run_id, found)
                 )
-            ):
-                target[p.run_id][p.key] = p.value
+                for i, t in enumerate((params, tags))
+            )
+        )
+        for which, run_id, key, value in conn.execute(kv):
+            (tag_map if which else param_map)[run_id][key] = value
         for s in conn.execute(
-            sa.select(metric_summaries).where(_in(metric_summaries.c.run_id, found))
+            sa.select(metric_summaries).where(_in(conn, metric_summaries.c.run_id, found))
         ):
             summary_map[s.run_id][s.key] = summary_from_row(s)
     out = []

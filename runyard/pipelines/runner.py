@@ -1,0 +1,540 @@
+"""Running a pipeline graph: cache lookups, submission, retries, failures and tracking.
+
+The runner walks the graph in dependency order on one thread. For each step call it
+computes the cache key (:mod:`~runyard.pipelines.cache_key`), answers a hit from the
+artifact store, and otherwise submits the call to the executor. Every call is a child run of
+the pipeline run, with its params, cache use, captured output, lineage and outcome.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from runyard.artifacts import ContentAddressedStore, open_cas
+from runyard.entities import ArtifactRef, RunStatus
+from runyard.errors import InvalidArgument, RunyardError
+from runyard.executors import Executor, get_executor
+from runyard.pipelines import serializers
+from runyard.pipelines._inputs import Call, NodeOutput, calls_for, check_known_lengths, combine, resolve
+from runyard.pipelines._recorder import TAG, Recorder, param_text
+from runyard.pipelines._task import TaskOutcome, run_step_call
+from runyard.pipelines.cache_key import KeyComponents, cache_key
+from runyard.pipelines.fingerprint import Unhashable, code_fingerprint
+from runyard.pipelines.graph import Graph, StepNode
+from runyard.pipelines.params import bind_params
+from runyard.pipelines.records import (
+    CacheUse,
+    PipelineFailed,
+    PipelineResult,
+    StepEvent,
+    StepRecord,
+    StepStatus,
+)
+from runyard.pipelines.resume import load_resume
+from runyard.tracking.store import TrackingStore, get_store
+
+__all__ = ["run_pipeline"]
+
+
+def run_pipeline(
+    graph: Graph,
+    params: Mapping[str, Any],
+    *,
+    executor: str | Executor | None = None,
+    store: TrackingStore | str | None = None,
+    artifacts: ContentAddressedStore | str | None = None,
+    experiment: str | None = None,
+    use_cache: bool = True,
+    resume: str | None = None,
+    raise_on_failure: bool = True,
+    on_event: Callable[[StepEvent], None] | None = None,
+    target: str | None = None,
+) -> PipelineResult:
+    """Run ``graph`` with ``params`` (see :meth:`runyard.pipelines.Pipeline.run`).
+
+    Raises:
+        InvalidArgument: bad parameters, ``.map()`` lists of unequal known lengths, or
+            parameters given together with ``resume``; nothing has run.
+        PipelineFailed: a step failed and ``raise_on_failure``.
+    """
+    own_store = not isinstance(store, TrackingStore)
+    tracking = store if isinstance(store, TrackingStore) else get_store(store)
+    try:
+        cas = artifacts if isinstance(artifacts, ContentAddressedStore) else open_cas(artifacts)
+        prior: dict[tuple[str, int | None], _Prior] = {}
+        if resume is not None:
+            if params:
+                raise InvalidArgument(
+                    "a resumed run keeps the parameters of the run it resumes; pass none"
+                )
+            params, prior = load_resume(tracking, resume, graph)
+        values = bind_params(graph, params)
+        for node in graph.nodes:
+            if node.mapped:
+                check_known_lengths(node, values)
+        ex = get_executor(executor)
+        own_executor = not isinstance(executor, Executor)
+        runner = _Runner(graph, values, ex, Recorder(tracking, cas, graph.name), use_cache, prior, on_event)
+        interrupted = False
+        try:
+            result = runner.run(experiment or graph.name, target, resume)
+        except KeyboardInterrupt:
+            interrupted = True
+            raise
+        finally:
+            if own_executor:
+                ex.shutdown(wait=not interrupted)
+    finally:
+        if own_store:
+            tracking.close()
+    if result.status is RunStatus.FAILED and raise_on_failure:
+        first = result.failed[0] if result.failed else None
+        where = f"step {first.label}" if first else f"pipeline {graph.name}"
+        original = runner.first_error or RuntimeError(first.error if first else "failed")
+        raise PipelineFailed(where, original, result) from original
+    return result
+
+
+_Prior = tuple[str, str, str]  # digest, serializer, run id
+
+
+def _hex(digest: str) -> str:
+    """``sha256:<hex>`` → ``<hex>``: inputs are keyed by the bare content hash."""
+    return digest.rpartition(":")[2]
+
+
+@dataclass(slots=True)
+class _Attempt:
+    call: Call
+    run_id: str
+    number: int
+    key: str | None
+    components: KeyComponents | None
+    reason: str | None
+    started: float = field(default_factory=time.perf_counter)
+
+
+@dataclass(slots=True)
+class _NodeState:
+    calls: int = 0
+    done: dict[int | None, NodeOutput] = field(default_factory=dict)
+    failed: bool = False
+    started: bool = False
+
+
+class _Runner:
+    def __init__(
+        self,
+        graph: Graph,
+        params: dict[str, Any],
+        executor: Executor,
+        recorder: Recorder,
+        use_cache: bool,
+        prior: Mapping[tuple[str, int | None], _Prior],
+        on_event: Callable[[StepEvent], None] | None,
+    ) -> None:
+        self.graph = graph
+        self.order = graph.topological_order()
+        self.params = params
+        self.executor = executor
+        self.rec = recorder
+        self.store = recorder.store
+        self.use_cache = use_cache and self.store.supports_cache
+        self.no_cache_reason = None if use_cache else "caching is off for this run"
+        if use_cache and not self.store.supports_cache:
+            self.no_cache_reason = "the tracking store has no cache"
+        self.prior = prior
+        self.on_event = on_event
+        self.outputs: dict[str, NodeOutput] = {}
+        self.nodes = {n.node_id: _NodeState() for n in graph.nodes}
+        self.inflight: dict[Future[TaskOutcome], _Attempt] = {}
+        self.retry_queue: list[tuple[float, int, _Attempt]] = []
+        self.records: list[StepRecord] = []
+        self.first_error: BaseException | None = None
+        self._seq = itertools.count()
+        self._total = 0
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run(self, experiment: str, target: str | None, resume: str | None) -> PipelineResult:
+        tags = {TAG.EXECUTOR: self.executor.name}
+        if target:
+            tags[TAG.TARGET] = target
+        if resume:
+            tags[TAG.RESUMED_FROM] = resume
+        run_id = self.rec.start_pipeline(experiment, self.params, tags, self.graph.to_dict())
+        try:
+            self._start_ready()
+            while self.inflight or self.retry_queue:
+                timeout = None
+                if self.retry_queue:
+                    timeout = max(0.0, self.retry_queue[0][0] - time.monotonic())
+                done, _ = wait(list(self.inflight), timeout=timeout, return_when=FIRST_COMPLETED)
+                for future in done:
+                    self._settle(future, self.inflight.pop(future))
+                self._fire_due_retries()
+                self._start_ready()
+        except KeyboardInterrupt:
+            self._kill()
+            raise
+        failed = any(s.failed for s in self.nodes.values())
+        value = None if failed else resolve(self.graph.output, self.params, self.outputs).value
+        status = RunStatus.FAILED if failed else RunStatus.FINISHED
+        self.rec.end_pipeline(status)
+        return PipelineResult(value, run_id, status, tuple(self.records))
+
+    def _kill(self) -> None:
+        for future, attempt in list(self.inflight.items()):
+            future.cancel()
+            self.rec.finish_step(attempt.run_id, RunStatus.KILLED, tags={TAG.STATUS: "KILLED"})
+            self._record(attempt.call, StepStatus.KILLED, attempt.run_id, CacheUse.MISS, attempts=attempt.number)
+        for _, _, attempt in self.retry_queue:
+            self.rec.finish_step(attempt.run_id, RunStatus.KILLED, tags={TAG.STATUS: "KILLED"})
+        self.inflight.clear()
+        self.retry_queue.clear()
+        self.rec.end_pipeline(RunStatus.KILLED)
+
+    def _start_ready(self) -> None:
+        for node in self.order:
+            state = self.nodes[node.node_id]
+            if state.started:
+                continue
+            upstream = node.upstream()
+            broken = [u for u in upstream if self.nodes[u].failed]
+            if broken:
+                state.started = True
+                self._fail_dependent(node, broken[0])
+                continue
+            if all(u in self.outputs for u in upstream):
+                state.started = True
+                self._start_node(node)
+
+    def _start_node(self, node: StepNode) -> None:
+        try:
+            calls = calls_for(node, self.params, self.outputs)
+        except RunyardError as e:
+            self._fail_without_running(node, f"{type(e).__name__}: {e}", e)
+            return
+        state = self.nodes[node.node_id]
+        state.calls = len(calls)
+        self._total += len(calls)
+        if not calls:
+            self._node_done(node)
+        for call in calls:
+            self._start_call(call)
+
+    # -- one call ---------------------------------------------------------------------------
+
+    def _slot_tags(self, call: Call) -> dict[str, str]:
+        tags = {TAG.NODE: call.node.node_id, TAG.SLOT: f"{self.graph.name}/{call.label}"}
+        if call.index is not None:
+            tags[TAG.MAP_INDEX] = str(call.index)
+        return tags
+
+    def _start_call(self, call: Call) -> None:
+        prior = self.prior.get((call.node.node_id, call.index))
+        if prior is not None and self._reuse(call, prior):
+            return
+        components, reason = self._components(call)
+        key = cache_key(components) if components is not None else None
+        if key is not None and self._answer_from_cache(call, key, components):
+            return
+        tags = self._slot_tags(call)
+        if key is not None and components is not None:
+            tags.update({TAG.CACHE: CacheUse.MISS, TAG.CACHE_KEY: key, TAG.COMPONENTS: components.to_json()})
+        else:
+            tags.update({TAG.CACHE: CacheUse.OFF, TAG.CACHE_REASON: reason or "not cached"})
+        run_id = self.rec.start_step(call.label, tags)
+        self._submit(_Attempt(call, run_id, 1, key, components, reason))
+
+    def _submit(self, attempt: _Attempt) -> None:
+        step = attempt.call.node.step
+        timeout = step.options.timeout if self.executor.supports_timeouts else None
+        attempt.started = time.perf_counter()
+        self._event(attempt.call, StepStatus.RUNNING)
+        try:
+            future = self.executor.submit(
+                run_step_call,
+                step.fn,
+                attempt.call.kwargs,
+                resources=step.options.resources,
+                timeout=timeout,
+            )
+        except InvalidArgument as e:
+            failed: Future[TaskOutcome] = Future()
+            failed.set_exception(e)
+            future = failed
+        self.inflight[future] = attempt
+
+    def _components(self, call: Call) -> tuple[KeyComponents | None, str | None]:
+        step = call.node.step
+        if not step.options.cache:
+            return None, "the step has cache=False"
+        if not self.use_cache:
+            return None, self.no_cache_reason
+        try:
+            code = code_fingerprint(step.fn)
+            packages = dict(code.packages)
+            digest = code.digest
+        except Unhashable as e:
+            if step.options.version is None:
+                return None, f"the step's code cannot be fingerprinted: {e.reason}"
+            packages, digest = {}, ""
+        inputs, values, shown = {}, {}, {}
+        for name, h in call.hashes.items():
+            if h.digest is None:
+                return None, f"input {name!r} cannot be hashed: {h.reason}"
+            if h.from_steps:
+                inputs[name] = h.digest
+            else:
+                values[name] = h.digest
+                shown[name] = h.shown
+        return (
+            KeyComponents(
+                step=step.name,
+                code=f"version:{step.options.version}" if step.options.version else digest,
+                inputs=inputs,
+                params=values,
+                packages=packages,
+                serializer=step.options.serializer or "auto",
+                shown=shown,
+            ),
+            None,
+        )
+
+    def _load(self, digest: str, serializer: str) -> Any:
+        return serializers.load(serializer, self.rec.cas.get_bytes(digest))
+
+    def _answer_from_cache(self, call: Call, key: str, components: KeyComponents | None) -> bool:
+        payload = self.store.get_cache_entry(key)
+        if payload is None:
+            return False
+        try:
+            entry = json.loads(payload)
+            value = self._load(entry["digest"], entry["serializer"])
+        except (RunyardError, ValueError, KeyError):
+            return False  # the blob is gone or unreadable: run the step again
+        tags = self._slot_tags(call)
+        tags.update(
+            {
+                TAG.CACHE: CacheUse.HIT,
+                TAG.CACHE_KEY: key,
+                TAG.COMPONENTS: components.to_json() if components else "",
+                TAG.OUTPUT_DIGEST: entry["digest"],
+                TAG.OUTPUT_SERIALIZER: entry["serializer"],
+                TAG.STATUS: StepStatus.CACHED,
+                "runyard.cache.source_run": entry.get("run_id", ""),
+            }
+        )
+        run_id = self.rec.start_step(call.label, tags)
+        ref = ArtifactRef(entry["path"], entry["digest"], entry["size"], entry["uri"])
+        self.rec.finish_step(
+            run_id,
+            RunStatus.FINISHED,
+            params=self._params_of(call),
+            artifacts=[ref],
+            inputs=self._input_digests(call),
+            output=entry["digest"],
+        )
+        self._record(call, StepStatus.CACHED, run_id, CacheUse.HIT, digest=entry["digest"])
+        self._call_done(call, NodeOutput(value, _hex(entry["digest"])))
+        return True
+
+    def _reuse(self, call: Call, prior: _Prior) -> bool:
+        digest, serializer, old_run = prior
+        try:
+            value = self._load(digest, serializer)
+        except RunyardError:
+            return False
+        tags = self._slot_tags(call)
+        tags.update(
+            {
+                TAG.CACHE: CacheUse.RESUMED,
+                TAG.OUTPUT_DIGEST: digest,
+                TAG.OUTPUT_SERIALIZER: serializer,
+                TAG.STATUS: StepStatus.FINISHED,
+                "runyard.resumed_step_run": old_run,
+            }
+        )
+        run_id = self.rec.start_step(call.label, tags)
+        self.rec.finish_step(run_id, RunStatus.FINISHED, params=self._params_of(call), output=digest)
+        self._record(call, StepStatus.FINISHED, run_id, CacheUse.RESUMED, digest=digest)
+        self._call_done(call, NodeOutput(value, _hex(digest)))
+        return True
+
+    @staticmethod
+    def _params_of(call: Call) -> dict[str, str]:
+        return {k: param_text(call.kwargs[k]) for k, h in call.hashes.items() if not h.from_steps}
+
+    @staticmethod
+    def _input_digests(call: Call) -> list[str]:
+        return [f"sha256:{h.digest}" if ":" not in h.digest else h.digest for h in call.hashes.values() if h.from_steps and h.digest]
+
+    # -- settling ---------------------------------------------------------------------------
+
+    def _settle(self, future: Future[TaskOutcome], attempt: _Attempt) -> None:
+        try:
+            outcome = future.result()
+        except RunyardError as e:  # the worker died, timed out, or the task was refused
+            self._attempt_failed(attempt, f"{type(e).__name__}: {e}", e, None)
+            return
+        if not outcome.ok:
+            error = outcome.error or RuntimeError("the step failed")
+            self._attempt_failed(attempt, outcome.traceback, error, outcome)
+            return
+        self._succeeded(attempt, outcome)
+
+    def _succeeded(self, attempt: _Attempt, outcome: TaskOutcome) -> None:
+        call = attempt.call
+        step = call.node.step
+        artifacts: list[ArtifactRef] = []
+        tags: dict[str, str] = {TAG.STATUS: StepStatus.FINISHED, TAG.ATTEMPTS: str(attempt.number)}
+        digest: str | None = None
+        reason = attempt.reason
+        try:
+            name, data = serializers.dump(outcome.value, step.options.serializer)
+            ext = serializers.get_serializer(name).extension
+            ref = self.rec.cas.put_bytes(data, f"outputs/{call.label}.{ext}")
+            artifacts.append(ref)
+            digest = ref.digest
+            tags.update({TAG.OUTPUT_DIGEST: ref.digest, TAG.OUTPUT_SERIALIZER: name})
+            if attempt.key is not None:
+                entry = {"digest": ref.digest, "serializer": name, "path": ref.path, "size": ref.size, "uri": ref.uri, "run_id": attempt.run_id}
+                self.store.put_cache_entry(attempt.key, json.dumps(entry))
+        except serializers.Unstorable as e:
+            reason = f"the output cannot be stored: {e}"
+            tags.update({TAG.CACHE: CacheUse.OFF, TAG.CACHE_REASON: reason})
+        artifacts += self._logs(outcome)
+        self.rec.finish_step(
+            attempt.run_id,
+            RunStatus.FINISHED,
+            params=self._params_of(call),
+            tags=tags,
+            artifacts=artifacts,
+            inputs=self._input_digests(call),
+            output=digest,
+        )
+        cache = CacheUse.MISS if attempt.key is not None and digest is not None else CacheUse.OFF
+        self._record(
+            call, StepStatus.FINISHED, attempt.run_id, cache, reason=None if cache is CacheUse.MISS else reason,
+            duration=outcome.duration_s, attempts=attempt.number, digest=digest,
+        )
+        stored = _hex(digest) if digest else None
+        self._call_done(call, NodeOutput(outcome.value, stored, None if stored else reason))
+
+    def _logs(self, outcome: TaskOutcome | None) -> list[ArtifactRef]:
+        if outcome is None:
+            return []
+        refs = []
+        if outcome.stdout:
+            refs.append(self.rec.put_text(outcome.stdout, "logs/stdout.txt"))
+        if outcome.stderr:
+            refs.append(self.rec.put_text(outcome.stderr, "logs/stderr.txt"))
+        return refs
+
+    def _attempt_failed(self, attempt: _Attempt, text: str, error: BaseException, outcome: TaskOutcome | None) -> None:
+        options = attempt.call.node.step.options
+        if attempt.number <= options.retries:
+            delay = options.retry_delay * 2 ** (attempt.number - 1)
+            retry = _Attempt(attempt.call, attempt.run_id, attempt.number + 1, attempt.key, attempt.components, attempt.reason)
+            heapq.heappush(self.retry_queue, (time.monotonic() + delay, next(self._seq), retry))
+            return
+        call = attempt.call
+        artifacts = self._logs(outcome) + [self.rec.put_text(text, "logs/traceback.txt")]
+        headline = text.strip().splitlines()[-1] if text.strip() else type(error).__name__
+        self.rec.finish_step(
+            attempt.run_id,
+            RunStatus.FAILED,
+            params=self._params_of(call),
+            tags={TAG.STATUS: StepStatus.FAILED, TAG.ERROR: headline, TAG.ATTEMPTS: str(attempt.number)},
+            artifacts=artifacts,
+            inputs=self._input_digests(call),
+        )
+        self._record(
+            call, StepStatus.FAILED, attempt.run_id, CacheUse.MISS if attempt.key else CacheUse.OFF,
+            reason=attempt.reason, duration=time.perf_counter() - attempt.started, attempts=attempt.number, error=text,
+        )
+        if self.first_error is None:
+            self.first_error = error
+        self.nodes[call.node.node_id].failed = True
+
+    def _fire_due_retries(self) -> None:
+        now = time.monotonic()
+        while self.retry_queue and self.retry_queue[0][0] <= now:
+            _, _, attempt = heapq.heappop(self.retry_queue)
+            self._submit(attempt)
+
+    def _fail_dependent(self, node: StepNode, upstream: str) -> None:
+        first = next((r for r in self.records if r.node_id == upstream and r.error), None)
+        text = f"not run: upstream step {upstream!r} failed"
+        if first is not None and first.error:
+            text += f"\n\n{first.error}"
+        self._fail_without_running(node, text, None)
+
+    def _fail_without_running(self, node: StepNode, text: str, error: BaseException | None) -> None:
+        tags = {TAG.NODE: node.node_id, TAG.SLOT: f"{self.graph.name}/{node.node_id}", TAG.CACHE: CacheUse.OFF}
+        run_id = self.rec.start_step(node.node_id, tags)
+        self.rec.finish_step(
+            run_id,
+            RunStatus.FAILED,
+            tags={TAG.STATUS: StepStatus.FAILED, TAG.ERROR: text.splitlines()[0]},
+            artifacts=[self.rec.put_text(text, "logs/traceback.txt")],
+        )
+        self._total += 1
+        self.records.append(StepRecord(node.node_id, None, StepStatus.FAILED, run_id, CacheUse.OFF, error=text))
+        self._emit(node.node_id, None, StepStatus.FAILED)
+        if error is not None and self.first_error is None:
+            self.first_error = error
+        self.nodes[node.node_id].failed = True
+
+    def _call_done(self, call: Call, output: NodeOutput) -> None:
+        state = self.nodes[call.node.node_id]
+        state.done[call.index] = output
+        if len(state.done) == state.calls and not state.failed:
+            self._node_done(call.node)
+
+    def _node_done(self, node: StepNode) -> None:
+        state = self.nodes[node.node_id]
+        if not node.mapped:
+            self.outputs[node.node_id] = state.done[None]
+            return
+        items = [state.done[i] for i in range(state.calls)]
+        missing = next((o for o in items if o.digest is None), None)
+        digest = None if missing else combine("list", [o.digest or "" for o in items])
+        self.outputs[node.node_id] = NodeOutput(
+            [o.value for o in items], digest, missing.reason if missing else None, items
+        )
+
+    # -- records and events -------------------------------------------------------------------
+
+    def _record(
+        self,
+        call: Call,
+        status: StepStatus,
+        run_id: str,
+        cache: CacheUse,
+        *,
+        reason: str | None = None,
+        duration: float = 0.0,
+        attempts: int = 0,
+        error: str | None = None,
+        digest: str | None = None,
+    ) -> None:
+        self.records.append(
+            StepRecord(call.node.node_id, call.index, status, run_id, cache, reason, duration, attempts, error, digest)
+        )
+        self._event(call, status)
+
+    def _event(self, call: Call, status: StepStatus) -> None:
+        self._emit(call.node.node_id, call.index, status)
+
+    def _emit(self, node_id: str, index: int | None, status: StepStatus) -> None:
+        if self.on_event is not None:
+            self.on_event(StepEvent(node_id, index, status, self._total))
