@@ -80,8 +80,12 @@ def populate_runyard(uri: str, runs: list[dict[str, Any]]) -> str:
             )  # fmt: skip
             conn.execute(
                 schema.params.insert(),
-                [{"run_id": r["run_id"], "key": k, "value": r[k]} for r in part for k in ("lr", "layers")],
-            )  # fmt: skip
+                [
+                    {"run_id": r["run_id"], "key": k, "value": r[k]}
+                    for r in part
+                    for k in ("lr", "layers")
+                ],
+            )
             chunks, summaries = [], []
             for r in part:
                 for key in ("acc", "loss"):
@@ -131,8 +135,12 @@ def populate_mlflow(path: Path, runs: list[dict[str, Any]]) -> tuple[Any, str]:
             )  # fmt: skip
             conn.execute(
                 sa.insert(m.SqlParam.__table__),
-                [{"run_uuid": r["run_id"], "key": k, "value": r[k]} for r in part for k in ("lr", "layers")],
-            )  # fmt: skip
+                [
+                    {"run_uuid": r["run_id"], "key": k, "value": r[k]}
+                    for r in part
+                    for k in ("lr", "layers")
+                ],
+            )
             points = [
                 {"run_uuid": r["run_id"], "key": k, "value": r[k], "timestamp": r["start_time"],
                  "step": 0, "is_nan": False}

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from typing import Any
 from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
 
 from runyard.artifacts.base import CHUNK_SIZE, ArtifactInfo, ArtifactStore
 from runyard.artifacts.cas import ContentAddressedStore, parse_digest
@@ -80,6 +79,8 @@ def get_artifact_store(uri: str | None = None, **storage_options: Any) -> Artifa
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):
             raise InvalidArgument(f"file URI {resolved!r} names another host; use a local path")
+        from urllib.request import url2pathname  # lazy: it pulls in http.client
+
         return _local(url2pathname(unquote(parts.path)), storage_options)
     if scheme in SCHEMES:
         return FsspecArtifactStore(resolved, **storage_options)

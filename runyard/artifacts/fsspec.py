@@ -129,6 +129,7 @@ class FsspecArtifactStore(ArtifactStore):
                 with self._boundary("write", path, missing=self._no_bucket):
                     remote.write(chunk)
                 size += len(chunk)
+                _grow_parts(remote)
             with self._boundary("write", path, missing=self._no_bucket):
                 remote.close()
         except BaseException:
@@ -149,14 +150,11 @@ class FsspecArtifactStore(ArtifactStore):
         """Open the object for streamed ranged reads; see the base class."""
         full = self._full(path)
         with self._boundary("read", path):
-            details = self._fs.info(full)
-            if details.get("type") != "file":
+            # No size given: s3fs then pins every ranged GET to the ETag it saw (If-Match).
+            remote = self._fs.open(full, "rb", block_size=PART_SIZE, cache_type="readahead")
+            if remote.details.get("type") != "file":
+                remote.close()
                 raise NotFound(f"no artifact at {path!r} in {self.uri} (it is a folder)")
-            remote = self._fs.open(
-                full, "rb", block_size=PART_SIZE, cache_type="readahead", size=details["size"]
-            )
-            with contextlib.suppress(AttributeError):
-                remote.details = details  # pins ranged reads to this version (ETag)
         translate = functools.partial(self._boundary, "read", path)
         return io.BufferedReader(_TranslatingReader(remote, translate), buffer_size=CHUNK_SIZE)
 
@@ -164,10 +162,11 @@ class FsspecArtifactStore(ArtifactStore):
         """True when an object is stored at exactly ``path``."""
         full = self._full(path)
         with self._boundary("check", path):
-            try:
-                return bool(self._fs.isfile(full))
+            try:  # not fs.isfile(): it answers False when the server is unreachable
+                details = self._fs.info(full)
             except FileNotFoundError:
                 return False
+        return bool(details.get("type") == "file")
 
     def info(self, path: str) -> ArtifactInfo:
         """The size of the object at ``path``; see the base class."""
@@ -290,6 +289,8 @@ def _translate(error: Exception, headline: str) -> StoreError:
     if isinstance(response, dict):
         code = str(response.get("Error", {}).get("Code", ""))
         status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    if "FileExpired" in names:
+        return StoreError(f"{headline}: the object was replaced while it was read; open it again")
     if names & {"NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"}:
         return StoreError(f"{headline}: no usable credentials ({error})")
     if isinstance(error, PermissionError) or code in {"AccessDenied", "InvalidAccessKeyId"}:
@@ -297,6 +298,17 @@ def _translate(error: Exception, headline: str) -> StoreError:
     if names & _TRANSIENT_NAMES or code in _TRANSIENT_CODES or status >= 500:
         return StoreUnavailable(f"{headline}: {type(error).__name__}: {error}")
     return StoreError(f"{headline}: {type(error).__name__}: {error}")
+
+
+def _grow_parts(remote: Any) -> None:
+    """Grow the part size by :data:`PART_SIZE` every 1,000 parts.
+
+    S3 allows 10,000 parts per upload: fixed 8 MiB parts would cap a streamed object at
+    78 GiB; growing them lifts the cap to about 430 GiB while small files keep small parts.
+    """
+    parts = getattr(remote, "parts", None)
+    if isinstance(parts, list):
+        remote.blocksize = PART_SIZE * (1 + len(parts) // 1000)
 
 
 def _abandon(remote: Any) -> None:

@@ -80,8 +80,6 @@ def decode(batch: pa.RecordBatch, plan: EvalPlan) -> BatchView:
 
 def evaluate_shard(shard: Shard, plan: EvalPlan) -> ShardState:
     """Tally one shard (runs on a worker; pure function of its arguments)."""
-    from scipy import sparse
-
     offsets, total = plan.layout()
     reps = plan.replicates
     state = ShardState(np.zeros((total, reps + 1)), [None] * len(plan.units))
@@ -95,12 +93,14 @@ def evaluate_shard(shard: Shard, plan: EvalPlan) -> ShardState:
             continue
         view = decode(batch, plan)
         slice_codes = [s.codes(batch.column(s.column)) for s in plan.slice_columns]
-        unit_codes = [_ravel(slice_codes, u, plan) for u in plan.units]
+        unit_codes = [_ravel(slice_codes, u, plan, n) for u in plan.units]
         keys = np.empty((n, len(plan.units) * len(plan.tallies)), dtype=np.int64)
         vals = np.ones_like(keys, dtype=np.float64)
         j = 0
+        counted = np.zeros(keys.shape[1], dtype=bool)
         for t_index, tally in enumerate(plan.tallies):
             codes, values = tally.fn(view, plan.ctx)
+            counted[j : j + len(unit_codes)] = values is None
             for u_index, uc in enumerate(unit_codes):
                 keys[:, j] = (
                     offsets[u_index][t_index] + uc * tally.size + (0 if codes is None else codes)
@@ -113,18 +113,7 @@ def evaluate_shard(shard: Shard, plan: EvalPlan) -> ShardState:
         hashes = id_hashes(ids, row, n)
         _fingerprint(fp, hashes)
         if reps:
-            weights = poisson_weights(hashes, plan.seed, reps)
-            per_row = keys.shape[1]
-            a = sparse.csc_matrix(
-                (
-                    vals.ravel().astype(np.float32),
-                    keys.ravel(),
-                    np.arange(0, n * per_row + 1, per_row),
-                ),
-                shape=(total, n),
-            )
-            product = a @ weights
-            state.tallies[:, 1:] += product
+            _add_replicates(state, keys, vals, counted, poisson_weights(hashes, plan.seed, reps))
         if plan.needs_score_counts and view.score is not None:
             for u_index, uc in enumerate(unit_codes):
                 pending[u_index].append(_counts(uc, view.score, view.y == plan.ctx.positive))
@@ -142,15 +131,43 @@ def evaluate_shard(shard: Shard, plan: EvalPlan) -> ShardState:
     return state
 
 
-def _ravel(
-    codes: list[npt.NDArray[np.int64]], unit: tuple[int, ...], plan: EvalPlan
-) -> npt.NDArray[np.int64]:
-    if not unit:
-        return (
-            np.zeros(len(codes[0]) if codes else 0, dtype=np.int64)
-            if codes
-            else np.zeros(0, np.int64)
+def _add_replicates(
+    state: ShardState,
+    keys: npt.NDArray[np.int64],
+    vals: npt.NDArray[np.float64],
+    counted: npt.NDArray[np.bool_],
+    weights: npt.NDArray[np.float32],
+) -> None:
+    """Add ``sum(weight * value)`` per key and replicate: one sparse product per value type.
+
+    Count tallies (value 1) multiply in float32, where integer sums up to 2**24 per batch
+    are exact; value tallies multiply in float64. Either way the result is independent of
+    how rows are split into batches and shards, up to float64 re-association.
+    """
+    from scipy import sparse
+
+    n, total = keys.shape[0], state.tallies.shape[0]
+    for mask, dtype in ((counted, np.float32), (~counted, np.float64)):
+        per_row = int(mask.sum())
+        if not per_row:
+            continue
+        a = sparse.csc_matrix(
+            (
+                vals[:, mask].ravel().astype(dtype),
+                keys[:, mask].ravel(),
+                np.arange(0, n * per_row + 1, per_row),
+            ),
+            shape=(total, n),
         )
+        state.tallies[:, 1:] += a @ weights.astype(dtype, copy=False)
+
+
+def _ravel(
+    codes: list[npt.NDArray[np.int64]], unit: tuple[int, ...], plan: EvalPlan, n: int
+) -> npt.NDArray[np.int64]:
+    """Cell code of each row in a unit (0 for the overall unit)."""
+    if not unit:
+        return np.zeros(n, dtype=np.int64)
     return np.ravel_multi_index(tuple(codes[c] for c in unit), plan.unit_shape(unit)).astype(
         np.int64
     )

@@ -185,7 +185,8 @@ def make_plan(
     else:
         classes, ctx = _classes(scan, label, label_kind, pos_label, ece_bins, scan["score_edges"])
         if resolved is None:
-            names = ["accuracy", "precision", "recall", "f1"] if prediction else []
+            derivable = prediction is not None or (score is not None and ctx.task == "binary")
+            names = ["accuracy", "precision", "recall", "f1"] if derivable else []
             if score is not None and ctx.task == "binary":
                 names += ["roc_auc", "pr_auc", "log_loss", "brier", "ece"]
             resolved = [get_metric(n) for n in names]
@@ -271,8 +272,12 @@ def _check_metrics(
     for m in metrics:
         if ctx.task not in m.tasks:
             raise InvalidArgument(f"metric {m.name!r} does not apply to a {ctx.task} task")
-        if "prediction" in m.needs and prediction is None:
-            raise InvalidArgument(f"metric {m.name!r} needs a prediction column (prediction=)")
+        derivable = score is not None and ctx.task == "binary" and scan["score_in_unit"]
+        if "prediction" in m.needs and prediction is None and not derivable:
+            raise InvalidArgument(
+                f"metric {m.name!r} needs a prediction column (prediction=), or a binary "
+                "probability score= to threshold at 0.5"
+            )
         if "score" in m.needs and score is None:
             raise InvalidArgument(f"metric {m.name!r} needs a score column (score=)")
         if m.name in _PROBABILITY_METRICS and not scan["score_in_unit"]:

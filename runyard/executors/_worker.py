@@ -19,7 +19,7 @@ __all__ = ["main"]
 
 
 def _encode_outcome(ok: bool, value: Any, tb_text: str) -> bytes:
-    import cloudpickle
+    import cloudpickle  # type: ignore[import-untyped]
 
     try:
         return bytes(cloudpickle.dumps((ok, value, tb_text)))

@@ -130,7 +130,9 @@ class ProcessExecutor(Executor):
         self._abandoned = False
         self._workers: list[_Worker | None] = [None] * workers
         self._threads = [
-            threading.Thread(target=self._serve, args=(i,), name=f"runyard-process-{i}", daemon=True)
+            threading.Thread(
+                target=self._serve, args=(i,), name=f"runyard-process-{i}", daemon=True
+            )
             for i in range(workers)
         ]
         for t in self._threads:
@@ -182,7 +184,7 @@ class ProcessExecutor(Executor):
         check_local_resources(resources, self.name)
         if timeout is not None and not timeout > 0:
             raise InvalidArgument(f"timeout must be a positive number of seconds, got {timeout}")
-        import cloudpickle
+        import cloudpickle  # type: ignore[import-untyped]
 
         label = getattr(fn, "__qualname__", None) or repr(fn)
         try:

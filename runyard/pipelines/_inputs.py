@@ -12,7 +12,6 @@ from runyard.pipelines._fanout import expand_calls
 from runyard.pipelines.fingerprint import Unhashable, fingerprint
 from runyard.pipelines.graph import (
     ConstInput,
-    DictInput,
     Input,
     NodeInput,
     ParamInput,
@@ -125,16 +124,28 @@ def resolve(inp: Input, params: Mapping[str, Any], outputs: Mapping[str, NodeOut
         value = tuple(values) if inp.is_tuple else values
         return Resolved(value, digest, reason, any(p.from_steps for p in parts), parts)
     pairs = [(k, resolve(v, params, outputs)) for k, v in inp.items]
-    keyed = [Resolved(None, combine("kv", [fingerprint(k), p.digest]) if p.digest else None, p.reason, p.from_steps) for k, p in pairs]
+    keyed = [
+        Resolved(
+            None,
+            combine("kv", [fingerprint(k), p.digest]) if p.digest else None,
+            p.reason,
+            p.from_steps,
+        )
+        for k, p in pairs
+    ]
     digest, reason = _merge(keyed, "dict")
-    return Resolved({k: p.value for k, p in pairs}, digest, reason, any(p.from_steps for _, p in pairs))
+    return Resolved(
+        {k: p.value for k, p in pairs}, digest, reason, any(p.from_steps for _, p in pairs)
+    )
 
 
 def _arg_hash(r: Resolved) -> ArgHash:
     return ArgHash(r.digest, r.reason, r.from_steps, _shown(r.value))
 
 
-def calls_for(node: StepNode, params: Mapping[str, Any], outputs: Mapping[str, NodeOutput]) -> list[Call]:
+def calls_for(
+    node: StepNode, params: Mapping[str, Any], outputs: Mapping[str, NodeOutput]
+) -> list[Call]:
     """Every call of ``node``: one, or one per item for a ``.map()``.
 
     Raises:
@@ -145,11 +156,18 @@ def calls_for(node: StepNode, params: Mapping[str, Any], outputs: Mapping[str, N
     resolved = {name: resolve(inp, params, outputs) for name, inp in node.inputs.items()}
     if not node.mapped:
         return [
-            Call(node, None, {k: r.value for k, r in resolved.items()}, {k: _arg_hash(r) for k, r in resolved.items()})
+            Call(
+                node,
+                None,
+                {k: r.value for k, r in resolved.items()},
+                {k: _arg_hash(r) for k, r in resolved.items()},
+            )
         ]
     marked = {k: (Unmapped(r.value) if r.unmapped else r.value) for k, r in resolved.items()}
     kwargs_list = expand_calls(node.node_id, marked)
-    fanned = [k for k, r in resolved.items() if not r.unmapped and isinstance(r.value, list | tuple)]
+    fanned = [
+        k for k, r in resolved.items() if not r.unmapped and isinstance(r.value, list | tuple)
+    ]
     calls = []
     for i, kwargs in enumerate(kwargs_list):
         hashes = {}

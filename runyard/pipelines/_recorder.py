@@ -43,7 +43,9 @@ def param_text(value: Any) -> str:
         text = json.dumps(value, sort_keys=True)
     except (TypeError, ValueError):
         text = repr(value)
-    return text if len(text) <= MAX_PARAM_VALUE_LENGTH else text[: MAX_PARAM_VALUE_LENGTH - 3] + "..."
+    return (
+        text if len(text) <= MAX_PARAM_VALUE_LENGTH else text[: MAX_PARAM_VALUE_LENGTH - 3] + "..."
+    )
 
 
 def _clip(text: str) -> str:
@@ -65,7 +67,11 @@ class Recorder:
         self.run_id = ""
 
     def start_pipeline(
-        self, experiment: str, params: Mapping[str, Any], tags: Mapping[str, str], graph: Mapping[str, Any]
+        self,
+        experiment: str,
+        params: Mapping[str, Any],
+        tags: Mapping[str, str],
+        graph: Mapping[str, Any],
     ) -> str:
         """Create the pipeline run with its params, tags and graph; return its id."""
         self.experiment_id = self._experiment(experiment)
@@ -98,7 +104,10 @@ class Recorder:
             self.experiment_id,
             name=name,
             parent_run_id=self.run_id,
-            tags={k: _clip(v) for k, v in {TAG.KIND: "step", TAG.PIPELINE: self.pipeline, **tags}.items()},
+            tags={
+                k: _clip(v)
+                for k, v in {TAG.KIND: "step", TAG.PIPELINE: self.pipeline, **tags}.items()
+            },
         )
         return run.run_id
 
@@ -121,7 +130,10 @@ class Recorder:
         )
         if artifacts:
             self.store.log_artifact_refs(run_id, artifacts)
-        edges = [LineageEdge(NodeKind.ARTIFACT, d, NodeKind.RUN, run_id, "input") for d in dict.fromkeys(inputs)]
+        edges = [
+            LineageEdge(NodeKind.ARTIFACT, d, NodeKind.RUN, run_id, "input")
+            for d in dict.fromkeys(inputs)
+        ]
         if output is not None:
             edges.append(LineageEdge(NodeKind.RUN, run_id, NodeKind.ARTIFACT, output, "output"))
         if edges:

@@ -71,7 +71,9 @@ def _travels(error: BaseException) -> BaseException:
     return error
 
 
-def run_step_call(fn: Callable[..., Any], kwargs: dict[str, Any], capture: bool = True) -> TaskOutcome:
+def run_step_call(
+    fn: Callable[..., Any], kwargs: dict[str, Any], capture: bool = True
+) -> TaskOutcome:
     """Call ``fn(**kwargs)``, catching its error and capturing stdout and stderr."""
     out = _Tee(sys.stdout)
     err = _Tee(sys.stderr)
@@ -86,10 +88,20 @@ def run_step_call(fn: Callable[..., Any], kwargs: dict[str, Any], capture: bool 
         except Exception as e:  # the user's error is the step's result
             elapsed = time.perf_counter() - start
             return TaskOutcome(
-                False, None, _travels(e), trim_traceback(e), out.buffer_.getvalue(),
-                err.buffer_.getvalue(), elapsed,
+                False,
+                None,
+                _travels(e),
+                trim_traceback(e),
+                out.buffer_.getvalue(),
+                err.buffer_.getvalue(),
+                elapsed,
             )
     return TaskOutcome(
-        True, value, None, "", out.buffer_.getvalue(), err.buffer_.getvalue(),
+        True,
+        value,
+        None,
+        "",
+        out.buffer_.getvalue(),
+        err.buffer_.getvalue(),
         time.perf_counter() - start,
     )

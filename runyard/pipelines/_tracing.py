@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ParamRef", "StepOutput", "Trace", "current", "tracing"]
 
-_CURRENT: contextvars.ContextVar[Trace | None] = contextvars.ContextVar("runyard_trace", default=None)
+_CURRENT: contextvars.ContextVar[Trace | None] = contextvars.ContextVar(
+    "runyard_trace", default=None
+)
 
 
 def current() -> Trace | None:
@@ -128,7 +130,9 @@ class Trace:
         self.nodes: list[StepNode] = []
         self._outputs: dict[str, Any] = {}
 
-    def add(self, step: Step[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], *, mapped: bool) -> StepOutput:
+    def add(
+        self, step: Step[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], *, mapped: bool
+    ) -> StepOutput:
         """Record a call of ``step`` and return the placeholder for its output.
 
         Raises:
@@ -147,7 +151,9 @@ class Trace:
         node_id = self._unique_id(step.name)
         self.nodes.append(StepNode(node_id, step, inputs, mapped))
         returns = hints.get("return")
-        annotation = list[returns] if mapped and returns is not None else (None if mapped else returns)  # type: ignore[valid-type]
+        annotation: Any = returns
+        if mapped:
+            annotation = None if returns is None else list.__class_getitem__(returns)
         self._outputs[node_id] = annotation
         return StepOutput(node_id, annotation)
 
@@ -177,7 +183,9 @@ class Trace:
         if expected is None:
             return
         if isinstance(value, ParamInput) and value.name not in self.params:
-            raise InvalidArgument(f"pipeline {self.pipeline_name!r}: unknown parameter {value.name!r}")
+            raise InvalidArgument(
+                f"pipeline {self.pipeline_name!r}: unknown parameter {value.name!r}"
+            )
         inner = value.inner if isinstance(value, UnmappedInput) else value
         produced, what = self._produced(inner)
         if _typecheck.compatible(expected, produced):

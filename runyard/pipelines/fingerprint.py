@@ -144,7 +144,9 @@ def _set(value: set[Any] | frozenset[Any]) -> str:
 @fingerprint.register(dict)
 @fingerprint.register(MappingProxyType)
 def _dict(value: Mapping[Any, Any]) -> str:
-    pairs = sorted(fingerprint(k).encode() + b":" + fingerprint(v).encode() for k, v in value.items())
+    pairs = sorted(
+        fingerprint(k).encode() + b":" + fingerprint(v).encode() for k, v in value.items()
+    )
     return _digest("dict", *pairs)
 
 
@@ -178,7 +180,9 @@ def _arrow_table(value: Any) -> str:
 def _pandas(value: Any) -> str:
     import pyarrow as pa
 
-    table = pa.Table.from_pandas(value.to_frame() if value.ndim == 1 else value, preserve_index=True)
+    table = pa.Table.from_pandas(
+        value.to_frame() if value.ndim == 1 else value, preserve_index=True
+    )
     return _digest("pandas", str(value.ndim).encode(), _arrow_table(table).encode())
 
 
@@ -226,7 +230,9 @@ class CodeFingerprint:
     exact: bool = True
 
 
-_CODE_MEMO: weakref.WeakKeyDictionary[Callable[..., Any], CodeFingerprint] = weakref.WeakKeyDictionary()
+_CODE_MEMO: weakref.WeakKeyDictionary[Callable[..., Any], CodeFingerprint] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def code_fingerprint(fn: Callable[..., Any]) -> CodeFingerprint:
@@ -261,7 +267,7 @@ class _CodeWalk:
         todo: list[Any] = [fn]
         while todo:
             obj = _unwrap(todo.pop())
-            name = f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+            name = f"{getattr(obj, '__module__', '?')}|{getattr(obj, '__qualname__', repr(obj))}"
             if name in self.parts:
                 continue
             if isinstance(obj, type):
@@ -271,10 +277,11 @@ class _CodeWalk:
             self.parts[name] = source_digest
             todo.extend(self._references(obj, tree, name))
         self.packages.setdefault("python", "{}.{}".format(*sys.version_info[:2]))
-        blob = "\n".join(f"{k}={v}" for k, v in sorted(self.parts.items()))
+        # Module names stay out of the digest: moving code between files changes nothing.
+        blob = "\n".join(sorted(f"{_without_module(k)}={v}" for k, v in self.parts.items()))
         return CodeFingerprint(
             digest=_digest("code", blob.encode()),
-            functions=tuple(sorted(k for k in self.parts if ":" not in k)),
+            functions=tuple(sorted(k.replace("|", ".") for k in self.parts if ":" not in k)),
             packages=MappingProxyType(dict(sorted(self.packages.items()))),
             exact=self.exact,
         )
@@ -305,7 +312,9 @@ class _CodeWalk:
             self._note_package(module)
         scope = dict(getattr(fn, "__globals__", {}))
         closure = getattr(fn, "__closure__", None) or ()
-        for var, cell in zip(fn.__code__.co_freevars if hasattr(fn, "__code__") else (), closure, strict=False):
+        for var, cell in zip(
+            fn.__code__.co_freevars if hasattr(fn, "__code__") else (), closure, strict=False
+        ):
             try:
                 scope[var] = cell.cell_contents
             except ValueError:  # an empty cell
@@ -355,6 +364,10 @@ class _CodeWalk:
                 self.packages[dist] = importlib.metadata.version(dist)
             except importlib.metadata.PackageNotFoundError:
                 continue
+
+
+def _without_module(name: str) -> str:
+    return name.partition("|")[2] or name
 
 
 def _unwrap(obj: Any) -> Any:
@@ -409,8 +422,10 @@ def _code_names(fn: Any) -> set[str]:
 
 def _code_bytes(code: types.CodeType) -> bytes:
     parts = [code.co_code, repr(code.co_names).encode(), repr(code.co_varnames).encode()]
-    for const in code.co_consts:
-        parts.append(_code_bytes(const) if isinstance(const, types.CodeType) else repr(const).encode())
+    parts += [
+        _code_bytes(c) if isinstance(c, types.CodeType) else repr(c).encode()
+        for c in code.co_consts
+    ]
     return b"\x00".join(parts)
 
 

@@ -136,7 +136,7 @@ class StepNode:
     """
 
     node_id: str
-    step: Step[Any]
+    step: Step[Any, Any]
     inputs: Mapping[str, Input]
     mapped: bool = False
 
@@ -186,7 +186,9 @@ class Graph:
             raise InvalidArgument(f"pipeline {self.name!r}: duplicate step ids {dupes}")
         params = {p.name for p in self.params}
         known = set(ids)
-        sources: list[tuple[str, Input]] = [(n.node_id, v) for n in self.nodes for v in n.inputs.values()]
+        sources: list[tuple[str, Input]] = [
+            (n.node_id, v) for n in self.nodes for v in n.inputs.values()
+        ]
         sources.append(("the pipeline's return value", self.output))
         for where, value in sources:
             for item in walk(value):

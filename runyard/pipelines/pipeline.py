@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, overload
 from runyard.errors import InvalidArgument
 from runyard.pipelines import _tracing, _typecheck
 from runyard.pipelines.graph import Graph, PipelineParam
-from runyard.pipelines.params import bind_params
 
 if TYPE_CHECKING:
     from runyard.artifacts import ContentAddressedStore
@@ -20,12 +19,21 @@ if TYPE_CHECKING:
 __all__ = ["RUN_OPTIONS", "Pipeline", "pipeline"]
 
 RUN_OPTIONS = frozenset(
-    {"executor", "store", "artifacts", "experiment", "cache", "resume", "raise_on_failure", "on_event"}
+    {
+        "executor",
+        "store",
+        "artifacts",
+        "experiment",
+        "cache",
+        "resume",
+        "raise_on_failure",
+        "on_event",
+    }
 )
 
 
 class Pipeline:
-    """A pipeline (made by :func:`pipeline`): trace it with :meth:`graph`, run it with :meth:`run`."""
+    """A pipeline (made by :func:`pipeline`): trace with :meth:`graph`, run with :meth:`run`."""
 
     def __init__(self, fn: Callable[..., Any], name: str) -> None:
         self.fn = fn
@@ -37,10 +45,15 @@ class Pipeline:
                 raise InvalidArgument(f"pipeline {name!r}: parameters must be named, not *{p.name}")
             if p.name in RUN_OPTIONS:
                 raise InvalidArgument(
-                    f"pipeline {name!r}: parameter {p.name!r} clashes with a run() option; rename it"
+                    f"pipeline {name!r}: parameter {p.name!r} clashes with a run() option; "
+                    "rename it"
                 )
             has_default = p.default is not inspect.Parameter.empty
-            params.append(PipelineParam(p.name, hints.get(p.name), p.default if has_default else None, has_default))
+            params.append(
+                PipelineParam(
+                    p.name, hints.get(p.name), p.default if has_default else None, has_default
+                )
+            )
         self.params = tuple(params)
         self._graph: Graph | None = None
         self.__doc__ = fn.__doc__
@@ -119,11 +132,9 @@ class Pipeline:
         """
         from runyard.pipelines.runner import run_pipeline
 
-        graph = self.graph()
-        values = bind_params(graph, params)
         return run_pipeline(
-            graph,
-            values,
+            self.graph(),
+            params,
             executor=executor,
             store=store,
             artifacts=artifacts,

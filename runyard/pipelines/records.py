@@ -6,8 +6,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from runyard.errors import UserCodeError
 from runyard.entities import RunStatus
+from runyard.errors import UserCodeError
 
 __all__ = ["CacheUse", "PipelineFailed", "PipelineResult", "StepEvent", "StepRecord", "StepStatus"]
 
@@ -106,9 +106,7 @@ class PipelineResult:
 
     def step(self, node_id: str) -> list[StepRecord]:
         """The records of one node (several for a ``.map()``), by index."""
-        return sorted(
-            (s for s in self.steps if s.node_id == node_id), key=lambda s: s.index or 0
-        )
+        return sorted((s for s in self.steps if s.node_id == node_id), key=lambda s: s.index or 0)
 
     @property
     def failed(self) -> list[StepRecord]:

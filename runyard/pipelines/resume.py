@@ -57,8 +57,17 @@ def load_resume(
         node = step.tags.get(TAG.NODE)
         digest = step.tags.get(TAG.OUTPUT_DIGEST)
         serializer = step.tags.get(TAG.OUTPUT_SERIALIZER)
-        if step.status is not RunStatus.FINISHED or node not in known or not digest or not serializer:
+        if (
+            step.status is not RunStatus.FINISHED
+            or node not in known
+            or not digest
+            or not serializer
+        ):
             continue
         index_text = step.tags.get(TAG.MAP_INDEX)
-        finished[(node, int(index_text) if index_text else None)] = (digest, serializer, step.run_id)
+        finished[(node, int(index_text) if index_text else None)] = (
+            digest,
+            serializer,
+            step.run_id,
+        )
     return params, finished

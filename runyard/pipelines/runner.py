@@ -22,7 +22,14 @@ from runyard.entities import ArtifactRef, RunStatus
 from runyard.errors import InvalidArgument, RunyardError
 from runyard.executors import Executor, get_executor
 from runyard.pipelines import serializers
-from runyard.pipelines._inputs import Call, NodeOutput, calls_for, check_known_lengths, combine, resolve
+from runyard.pipelines._inputs import (
+    Call,
+    NodeOutput,
+    calls_for,
+    check_known_lengths,
+    combine,
+    resolve,
+)
 from runyard.pipelines._recorder import TAG, Recorder, param_text
 from runyard.pipelines._task import TaskOutcome, run_step_call
 from runyard.pipelines.cache_key import KeyComponents, cache_key
@@ -81,7 +88,9 @@ def run_pipeline(
                 check_known_lengths(node, values)
         ex = get_executor(executor)
         own_executor = not isinstance(executor, Executor)
-        runner = _Runner(graph, values, ex, Recorder(tracking, cas, graph.name), use_cache, prior, on_event)
+        runner = _Runner(
+            graph, values, ex, Recorder(tracking, cas, graph.name), use_cache, prior, on_event
+        )
         interrupted = False
         try:
             result = runner.run(experiment or graph.name, target, resume)
@@ -158,6 +167,7 @@ class _Runner:
         self.retry_queue: list[tuple[float, int, _Attempt]] = []
         self.records: list[StepRecord] = []
         self.first_error: BaseException | None = None
+        self._submitting: _Attempt | None = None  # an inline call runs inside submit()
         self._seq = itertools.count()
         self._total = 0
 
@@ -191,10 +201,20 @@ class _Runner:
         return PipelineResult(value, run_id, status, tuple(self.records))
 
     def _kill(self) -> None:
+        if self._submitting is not None:
+            attempt = self._submitting
+            self.rec.finish_step(attempt.run_id, RunStatus.KILLED, tags={TAG.STATUS: "KILLED"})
+            self._record(attempt.call, StepStatus.KILLED, attempt.run_id, CacheUse.MISS)
         for future, attempt in list(self.inflight.items()):
             future.cancel()
             self.rec.finish_step(attempt.run_id, RunStatus.KILLED, tags={TAG.STATUS: "KILLED"})
-            self._record(attempt.call, StepStatus.KILLED, attempt.run_id, CacheUse.MISS, attempts=attempt.number)
+            self._record(
+                attempt.call,
+                StepStatus.KILLED,
+                attempt.run_id,
+                CacheUse.MISS,
+                attempts=attempt.number,
+            )
         for _, _, attempt in self.retry_queue:
             self.rec.finish_step(attempt.run_id, RunStatus.KILLED, tags={TAG.STATUS: "KILLED"})
         self.inflight.clear()
@@ -248,7 +268,9 @@ class _Runner:
             return
         tags = self._slot_tags(call)
         if key is not None and components is not None:
-            tags.update({TAG.CACHE: CacheUse.MISS, TAG.CACHE_KEY: key, TAG.COMPONENTS: components.to_json()})
+            tags.update(
+                {TAG.CACHE: CacheUse.MISS, TAG.CACHE_KEY: key, TAG.COMPONENTS: components.to_json()}
+            )
         else:
             tags.update({TAG.CACHE: CacheUse.OFF, TAG.CACHE_REASON: reason or "not cached"})
         run_id = self.rec.start_step(call.label, tags)
@@ -259,6 +281,7 @@ class _Runner:
         timeout = step.options.timeout if self.executor.supports_timeouts else None
         attempt.started = time.perf_counter()
         self._event(attempt.call, StepStatus.RUNNING)
+        self._submitting = attempt
         try:
             future = self.executor.submit(
                 run_step_call,
@@ -271,6 +294,7 @@ class _Runner:
             failed: Future[TaskOutcome] = Future()
             failed.set_exception(e)
             future = failed
+        self._submitting = None
         self.inflight[future] = attempt
 
     def _components(self, call: Call) -> tuple[KeyComponents | None, str | None]:
@@ -364,7 +388,9 @@ class _Runner:
             }
         )
         run_id = self.rec.start_step(call.label, tags)
-        self.rec.finish_step(run_id, RunStatus.FINISHED, params=self._params_of(call), output=digest)
+        self.rec.finish_step(
+            run_id, RunStatus.FINISHED, params=self._params_of(call), output=digest
+        )
         self._record(call, StepStatus.FINISHED, run_id, CacheUse.RESUMED, digest=digest)
         self._call_done(call, NodeOutput(value, _hex(digest)))
         return True
@@ -375,7 +401,11 @@ class _Runner:
 
     @staticmethod
     def _input_digests(call: Call) -> list[str]:
-        return [f"sha256:{h.digest}" if ":" not in h.digest else h.digest for h in call.hashes.values() if h.from_steps and h.digest]
+        return [
+            f"sha256:{h.digest}" if ":" not in h.digest else h.digest
+            for h in call.hashes.values()
+            if h.from_steps and h.digest
+        ]
 
     # -- settling ---------------------------------------------------------------------------
 
@@ -406,7 +436,14 @@ class _Runner:
             digest = ref.digest
             tags.update({TAG.OUTPUT_DIGEST: ref.digest, TAG.OUTPUT_SERIALIZER: name})
             if attempt.key is not None:
-                entry = {"digest": ref.digest, "serializer": name, "path": ref.path, "size": ref.size, "uri": ref.uri, "run_id": attempt.run_id}
+                entry = {
+                    "digest": ref.digest,
+                    "serializer": name,
+                    "path": ref.path,
+                    "size": ref.size,
+                    "uri": ref.uri,
+                    "run_id": attempt.run_id,
+                }
                 self.store.put_cache_entry(attempt.key, json.dumps(entry))
         except serializers.Unstorable as e:
             reason = f"the output cannot be stored: {e}"
@@ -423,8 +460,14 @@ class _Runner:
         )
         cache = CacheUse.MISS if attempt.key is not None and digest is not None else CacheUse.OFF
         self._record(
-            call, StepStatus.FINISHED, attempt.run_id, cache, reason=None if cache is CacheUse.MISS else reason,
-            duration=outcome.duration_s, attempts=attempt.number, digest=digest,
+            call,
+            StepStatus.FINISHED,
+            attempt.run_id,
+            cache,
+            reason=None if cache is CacheUse.MISS else reason,
+            duration=outcome.duration_s,
+            attempts=attempt.number,
+            digest=digest,
         )
         stored = _hex(digest) if digest else None
         self._call_done(call, NodeOutput(outcome.value, stored, None if stored else reason))
@@ -439,11 +482,20 @@ class _Runner:
             refs.append(self.rec.put_text(outcome.stderr, "logs/stderr.txt"))
         return refs
 
-    def _attempt_failed(self, attempt: _Attempt, text: str, error: BaseException, outcome: TaskOutcome | None) -> None:
+    def _attempt_failed(
+        self, attempt: _Attempt, text: str, error: BaseException, outcome: TaskOutcome | None
+    ) -> None:
         options = attempt.call.node.step.options
         if attempt.number <= options.retries:
-            delay = options.retry_delay * 2 ** (attempt.number - 1)
-            retry = _Attempt(attempt.call, attempt.run_id, attempt.number + 1, attempt.key, attempt.components, attempt.reason)
+            delay = options.retry_delay_after(attempt.number)
+            retry = _Attempt(
+                attempt.call,
+                attempt.run_id,
+                attempt.number + 1,
+                attempt.key,
+                attempt.components,
+                attempt.reason,
+            )
             heapq.heappush(self.retry_queue, (time.monotonic() + delay, next(self._seq), retry))
             return
         call = attempt.call
@@ -453,13 +505,23 @@ class _Runner:
             attempt.run_id,
             RunStatus.FAILED,
             params=self._params_of(call),
-            tags={TAG.STATUS: StepStatus.FAILED, TAG.ERROR: headline, TAG.ATTEMPTS: str(attempt.number)},
+            tags={
+                TAG.STATUS: StepStatus.FAILED,
+                TAG.ERROR: headline,
+                TAG.ATTEMPTS: str(attempt.number),
+            },
             artifacts=artifacts,
             inputs=self._input_digests(call),
         )
         self._record(
-            call, StepStatus.FAILED, attempt.run_id, CacheUse.MISS if attempt.key else CacheUse.OFF,
-            reason=attempt.reason, duration=time.perf_counter() - attempt.started, attempts=attempt.number, error=text,
+            call,
+            StepStatus.FAILED,
+            attempt.run_id,
+            CacheUse.MISS if attempt.key else CacheUse.OFF,
+            reason=attempt.reason,
+            duration=time.perf_counter() - attempt.started,
+            attempts=attempt.number,
+            error=text,
         )
         if self.first_error is None:
             self.first_error = error
@@ -479,7 +541,11 @@ class _Runner:
         self._fail_without_running(node, text, None)
 
     def _fail_without_running(self, node: StepNode, text: str, error: BaseException | None) -> None:
-        tags = {TAG.NODE: node.node_id, TAG.SLOT: f"{self.graph.name}/{node.node_id}", TAG.CACHE: CacheUse.OFF}
+        tags = {
+            TAG.NODE: node.node_id,
+            TAG.SLOT: f"{self.graph.name}/{node.node_id}",
+            TAG.CACHE: CacheUse.OFF,
+        }
         run_id = self.rec.start_step(node.node_id, tags)
         self.rec.finish_step(
             run_id,
@@ -488,7 +554,9 @@ class _Runner:
             artifacts=[self.rec.put_text(text, "logs/traceback.txt")],
         )
         self._total += 1
-        self.records.append(StepRecord(node.node_id, None, StepStatus.FAILED, run_id, CacheUse.OFF, error=text))
+        self.records.append(
+            StepRecord(node.node_id, None, StepStatus.FAILED, run_id, CacheUse.OFF, error=text)
+        )
         self._emit(node.node_id, None, StepStatus.FAILED)
         if error is not None and self.first_error is None:
             self.first_error = error
@@ -528,7 +596,18 @@ class _Runner:
         digest: str | None = None,
     ) -> None:
         self.records.append(
-            StepRecord(call.node.node_id, call.index, status, run_id, cache, reason, duration, attempts, error, digest)
+            StepRecord(
+                call.node.node_id,
+                call.index,
+                status,
+                run_id,
+                cache,
+                reason,
+                duration,
+                attempts,
+                error,
+                digest,
+            )
         )
         self._event(call, status)
 

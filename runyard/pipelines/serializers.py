@@ -120,7 +120,11 @@ def _json_load(data: bytes) -> Any:
 
 
 def _is_ndarray(value: Any) -> bool:
-    return _top_module(value) == "numpy" and type(value).__name__ == "ndarray" and not value.dtype.hasobject
+    return (
+        _top_module(value) == "numpy"
+        and type(value).__name__ == "ndarray"
+        and not value.dtype.hasobject
+    )
 
 
 def _npy_dump(value: Any) -> bytes:
@@ -270,7 +274,9 @@ def dump(value: Any, declared: str | None = None) -> tuple[str, bytes]:
         try:
             return chosen.name, chosen.dump(value)
         except Exception as e:  # a third-party writer failed on this value
-            raise Unstorable(f"serializer {declared!r} could not store a {type(value).__name__}: {e}") from e
+            raise Unstorable(
+                f"serializer {declared!r} could not store a {type(value).__name__}: {e}"
+            ) from e
     for s in _REGISTRY:
         if s.handles(value):
             try:

@@ -69,6 +69,10 @@ class StepOptions:
     version: str | None = None
     serializer: str | None = None
 
+    def retry_delay_after(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based): doubling."""
+        return self.retry_delay * 2 ** (attempt - 1)
+
 
 class Step(Generic[P, R]):
     """A pipeline step wrapping a function (made by :func:`step`)."""
@@ -89,6 +93,7 @@ class Step(Generic[P, R]):
         return f"<step {self.name}>"
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run the function; inside a pipeline body, record the call and return a placeholder."""
         trace = _tracing.current()
         if trace is None:
             return self.fn(*args, **kwargs)
@@ -118,7 +123,8 @@ class Step(Generic[P, R]):
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as e:
             raise InvalidArgument(f"step {self.name!r}: {e}") from e
-        return [self.fn(**call) for call in expand_calls(self.name, bound.arguments)]
+        fn: Callable[..., R] = self.fn
+        return [fn(**call) for call in expand_calls(self.name, bound.arguments)]
 
 
 @overload
@@ -202,4 +208,3 @@ def step(
         return Step(f, name or f.__name__, options)
 
     return wrap(fn) if fn is not None else wrap
-

@@ -64,7 +64,7 @@ def explain(store: TrackingStore, pipeline_run_id: str, step: str) -> list[Expla
     Example:
         >>> from runyard.pipelines.why import explain
         >>> for e in explain(store, run_id, "train"):  # doctest: +SKIP
-        ...     print("\\n".join(e.lines()))
+        ...     print(*e.lines())
     """
     node, _, rest = step.partition("[")
     index = rest.rstrip("]") if rest else None
@@ -89,7 +89,9 @@ def _explain_one(store: TrackingStore, run: Run) -> Explanation:
     if previous is None:
         return Explanation(label, run.run_id, cache, reason, None, ())
     before = KeyComponents.from_json(previous.tags[TAG.COMPONENTS])
-    return Explanation(label, run.run_id, cache, reason, previous.run_id, tuple(diff_components(before, current)))
+    return Explanation(
+        label, run.run_id, cache, reason, previous.run_id, tuple(diff_components(before, current))
+    )
 
 
 def _previous(store: TrackingStore, run: Run) -> Run | None:
@@ -103,8 +105,10 @@ def _previous(store: TrackingStore, run: Run) -> Run | None:
     candidates = [
         r
         for r in page.items
-        if r.run_id != run.run_id and r.tags.get(TAG.COMPONENTS) and r.tags.get(TAG.CACHE) in ("miss", "hit")
+        if r.run_id != run.run_id
+        and r.tags.get(TAG.COMPONENTS)
+        and r.tags.get(TAG.CACHE) in ("miss", "hit")
     ]
     finished = [r for r in candidates if r.status is RunStatus.FINISHED]
-    return (finished or candidates or [None])[0]
-
+    best = finished or candidates
+    return best[0] if best else None

@@ -9,6 +9,7 @@ was written outside it.
 
 Example:
     A backend's test module::
+
         class TestLocalArtifactStore(ArtifactStoreSuite):
             __test__ = True
 
@@ -195,11 +196,10 @@ class ArtifactStoreSuite(_BackendSuite):
 
     def test_file_roundtrip(self, store: ArtifactStore, tmp_path: Path) -> None:
         """A local file goes in and comes out, to a file path or into a folder."""
-        source = tmp_path / "weights.bin"
-        source.write_bytes(b"\x00\x01" * 5000)
+        (source := tmp_path / "weights.bin").write_bytes(b"\x00\x01" * 5000)
         assert store.put_file(source, "model/weights.bin").size == 10000
-        out = store.get_file("model/weights.bin", tmp_path / "out" / "w.bin")
-        assert out == tmp_path / "out" / "w.bin"
+        out = tmp_path / "out" / "w.bin"
+        assert store.get_file("model/weights.bin", out) == out
         assert out.read_bytes() == source.read_bytes()
         folder = tmp_path / "into"
         folder.mkdir()
@@ -212,9 +212,7 @@ class ArtifactStoreSuite(_BackendSuite):
         info = store.put_stream(_stream(iter(chunks)), "logs/train.log")
         assert info.size == 2_100_000
         with store.open("logs/train.log") as stream:
-            head = stream.read(10)
-            rest = stream.read()
-        assert head + rest == b"".join(chunks)
+            assert stream.read(10) + stream.read() == b"".join(chunks)
 
     def test_names_that_are_safe_are_kept_as_given(self, store: ArtifactStore) -> None:
         """Unicode, spaces, dots and literal percent signs are ordinary names."""
@@ -278,8 +276,7 @@ class ArtifactStoreSuite(_BackendSuite):
         self, store_at: StoreAt, store: ArtifactStore, tmp_path: Path, path: str
     ) -> None:
         """Every method refuses every traversal pattern; nothing lands outside the root."""
-        source = tmp_path / "source.txt"
-        source.write_bytes(b"attacker")
+        (source := tmp_path / "source.txt").write_bytes(b"attacker")
         store.put_bytes(b"legit", "legit.txt")
         attempts: list[Callable[[], object]] = [
             lambda: store.put_bytes(b"attacker", path),
@@ -437,9 +434,6 @@ class ContentAddressedStoreSuite(_BackendSuite):
         """The content-addressed store under test."""
         return ContentAddressedStore(backend)
 
-    def _blobs(self, backend: ArtifactStore) -> list[str]:
-        return _paths(backend.list("blobs"))
-
     def test_put_bytes_returns_a_ref_to_its_blob(
         self, cas: ContentAddressedStore, backend: ArtifactStore
     ) -> None:
@@ -450,7 +444,7 @@ class ContentAddressedStoreSuite(_BackendSuite):
         blob = f"blobs/sha256/{hexdigest[:2]}/{hexdigest[2:]}"
         uri = f"{backend.uri}/{blob}"
         assert ref == ArtifactRef("config/params.json", f"sha256:{hexdigest}", len(data), uri)
-        assert self._blobs(backend) == [blob]
+        assert _paths(backend.list("blobs")) == [blob]
         assert cas.has(ref.digest) and cas.has(ref)
         assert cas.get_bytes(ref.digest) == data
         with cas.open(ref) as stream:
@@ -460,8 +454,7 @@ class ContentAddressedStoreSuite(_BackendSuite):
         self, cas: ContentAddressedStore, backend: ArtifactStore, tmp_path: Path
     ) -> None:
         """The same content under four paths and three methods is one blob."""
-        weights = tmp_path / "weights.bin"
-        weights.write_bytes(b"w" * 100_000)
+        (weights := tmp_path / "weights.bin").write_bytes(b"w" * 100_000)
         refs = [
             cas.put_bytes(b"w" * 100_000, "run1/weights.bin"),
             cas.put_file(weights, "run2/weights.bin"),
@@ -470,10 +463,10 @@ class ContentAddressedStoreSuite(_BackendSuite):
         ]
         assert len({(r.digest, r.uri, r.size) for r in refs}) == 1
         assert [r.path.split("/")[0] for r in refs] == ["run1", "run2", "run3", "run4"]
-        assert _paths(backend.list()) == self._blobs(backend)  # no temp blobs left
-        assert len(self._blobs(backend)) == 1
+        assert _paths(backend.list()) == _paths(backend.list("blobs"))  # no temp blobs left
+        assert len(_paths(backend.list("blobs"))) == 1
         cas.put_bytes(b"other", "run5/weights.bin")
-        assert len(self._blobs(backend)) == 2
+        assert len(_paths(backend.list("blobs"))) == 2
 
     def test_put_dir_keeps_relative_paths(self, cas: ContentAddressedStore, tmp_path: Path) -> None:
         """A folder uploads whole, relative paths kept, and downloads back."""
@@ -499,8 +492,7 @@ class ContentAddressedStoreSuite(_BackendSuite):
         self, cas: ContentAddressedStore, backend: ArtifactStore, tmp_path: Path
     ) -> None:
         """A symlink out of the folder refuses the upload before any write."""
-        secret = tmp_path / "secret.txt"
-        secret.write_text("api-key")
+        (secret := tmp_path / "secret.txt").write_text("api-key")
         tree = tmp_path / "outputs"
         tree.mkdir()
         (tree / "a.txt").write_text("a")
@@ -546,8 +538,7 @@ class ContentAddressedStoreSuite(_BackendSuite):
         self, cas: ContentAddressedStore, store_at: StoreAt, tmp_path: Path, path: str
     ) -> None:
         """Unsafe logical paths are refused on upload, and in refs on download."""
-        source = tmp_path / "source.txt"
-        source.write_bytes(b"attacker")
+        (source := tmp_path / "source.txt").write_bytes(b"attacker")
         attempts: list[Callable[[], object]] = [
             lambda: cas.put_bytes(b"attacker", path),
             lambda: cas.put_file(source, path),

@@ -94,6 +94,12 @@ def aws_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
+def s3_bucket(aws_env: str) -> str:
+    """The bucket the tests share (each test keeps to its own prefix)."""
+    return BUCKET
+
+
+@pytest.fixture
 def s3_area(aws_env: str) -> str:
     """``s3://bucket/<unique>``: this test's own empty area in the bucket."""
     return f"s3://{BUCKET}/test-{uuid.uuid4().hex[:12]}"

@@ -1,4 +1,4 @@
-"""The process pool's behaviour beyond the shared contract: what a user sees when things go wrong."""
+"""The process pool beyond the shared contract: what a user sees when things go wrong."""
 
 import threading
 import time

@@ -85,9 +85,12 @@ def _create_sqlite_engine(url: sa.URL) -> sa.Engine:
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    options: dict[str, Any] = {}
+    if database in ("", ":memory:"):
+        # An in-memory database lives in its connection: share that one connection.
+        options["poolclass"] = sa.pool.StaticPool
     engine = sa.create_engine(
-        url,
-        connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
+        url, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}, **options
     )
 
     @sa.event.listens_for(engine, "connect")

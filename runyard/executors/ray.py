@@ -1,0 +1,241 @@
+"""The Ray executor: tasks on a local Ray or a Ray cluster.
+
+``RayExecutor`` joins the cluster at ``address`` (else ``$RUNYARD_RAY_ADDRESS``, else starts a
+local Ray) and runs each task as a Ray task whose options come from the task's
+:class:`~runyard.executors.base.Resources`. Ray executes; the durable record (runs, cache,
+artifacts) stays in the tracking and artifact stores, which the task itself writes to.
+
+Failures:
+
+* An exception raised by the task is re-raised by ``future.result()`` as the same exception
+  (Ray never retries it: ``retry_exceptions=False``); runyard's own retry policy decides.
+* A worker process or a node lost mid-task is a system failure: Ray reschedules the task up
+  to ``system_retries`` times (on a surviving node), then ``future.result()`` raises
+  :class:`~runyard.executors.base.WorkerLost`.
+* Resources no node of the cluster has fail in ``submit`` instead of hanging (turn
+  ``strict_resources`` off on autoscaling clusters, where nodes appear on demand).
+* ``timeout=`` cancels the task (force-kills its worker) and raises ``TaskTimeout``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from runyard.errors import InvalidArgument, MissingDependency
+from runyard.executors.base import Executor, Resources, TaskTimeout, WorkerLost
+
+__all__ = ["RAY_ADDRESS_ENV", "RAY_NODE_IP_ENV", "RayExecutor"]
+
+T = TypeVar("T")
+
+RAY_ADDRESS_ENV = "RUNYARD_RAY_ADDRESS"
+RAY_NODE_IP_ENV = "RUNYARD_RAY_NODE_IP"
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as e:
+        raise MissingDependency("ray", "ray") from e
+    return ray
+
+
+def _call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return fn(*args, **kwargs)
+
+
+class RayExecutor(Executor):
+    """Run tasks as Ray tasks.
+
+    Args:
+        address: ``host:port`` of a running cluster's GCS, ``"auto"``, or None for
+            ``$RUNYARD_RAY_ADDRESS`` and then a fresh local Ray.
+        system_retries: how many times Ray reschedules a task whose worker or node died.
+        strict_resources: refuse, in ``submit``, resources that no node has.
+        init_options: extra keyword arguments for ``ray.init`` (``num_cpus`` for a local Ray,
+            ``runtime_env``, ...). ``$RUNYARD_RAY_NODE_IP`` sets ``_node_ip_address``.
+
+    Example:
+        >>> from runyard.executors.ray import RayExecutor
+        >>> with RayExecutor(init_options={"num_cpus": 2}) as ex:  # doctest: +SKIP
+        ...     ex.submit(sum, [1, 2, 3]).result()
+        6
+    """
+
+    name = "ray"
+
+    def __init__(
+        self,
+        address: str | None = None,
+        system_retries: int = 3,
+        strict_resources: bool = True,
+        init_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        ray = _import_ray()
+        self._ray = ray
+        self._system_retries = system_retries
+        self._strict = strict_resources
+        self._address = address or os.environ.get(RAY_ADDRESS_ENV) or None
+        self._owns_ray = False
+        if not ray.is_initialized():
+            options: dict[str, Any] = {
+                "include_dashboard": False,
+                "log_to_driver": True,
+                "configure_logging": False,
+            }
+            node_ip = os.environ.get(RAY_NODE_IP_ENV)
+            if node_ip:
+                options["_node_ip_address"] = node_ip
+            options.update(init_options or {})
+            ray.init(address=self._address, **options)
+            self._owns_ray = True
+        self._remote = ray.remote(_call)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # -- capabilities ---------------------------------------------------------------------
+
+    @property
+    def parallelism(self) -> int:
+        """The cluster's total CPUs."""
+        return max(1, int(self._ray.cluster_resources().get("CPU", 1)))
+
+    @property
+    def supports_timeouts(self) -> bool:
+        """Ray can force-cancel a running task."""
+        return True
+
+    @property
+    def isolates_tasks(self) -> bool:
+        """Tasks run in Ray worker processes."""
+        return True
+
+    def describe_worker(self) -> str:
+        """``ray@<gcs address>`` with the number of live nodes."""
+        nodes = [n for n in self._ray.nodes() if n.get("Alive")]
+        gcs = self._ray.get_runtime_context().gcs_address
+        return f"ray@{gcs} ({len(nodes)} node{'s' if len(nodes) != 1 else ''})"
+
+    # -- work -----------------------------------------------------------------------------
+
+    def submit(
+        self,
+        fn: Callable[..., T],
+        /,
+        *args: Any,
+        resources: Resources | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Future[T]:
+        """Run ``fn(*args, **kwargs)`` as a Ray task with ``resources``."""
+        if self._closed:
+            raise InvalidArgument("this RayExecutor has been shut down")
+        options = self._task_options(resources)
+        ref = self._remote.options(**options).remote(fn, args, kwargs)
+        future: Future[T] = Future()
+        future.set_running_or_notify_cancel()
+        timer: threading.Timer | None = None
+        timed_out = threading.Event()
+        if timeout is not None:
+
+            def cancel() -> None:
+                timed_out.set()
+                self._ray.cancel(ref, force=True)
+
+            timer = threading.Timer(timeout, cancel)
+            timer.daemon = True
+            timer.start()
+
+        def settle(inner: Future[Any]) -> None:
+            if timer is not None:
+                timer.cancel()
+            try:
+                future.set_result(inner.result())
+            except BaseException as e:  # noqa: BLE001 - translated, then handed to the caller
+                future.set_exception(self._translate(e, timed_out.is_set(), timeout))
+
+        ref.future().add_done_callback(settle)
+        return future
+
+    def _task_options(self, resources: Resources | None) -> dict[str, Any]:
+        res = resources or Resources()
+        if res.cpus < 0 or res.gpus < 0:
+            raise InvalidArgument(f"resources must not be negative, got {res}")
+        options: dict[str, Any] = {
+            "num_cpus": res.cpus,
+            "num_gpus": res.gpus,
+            "max_retries": self._system_retries,
+            "retry_exceptions": False,
+        }
+        if res.memory is not None:
+            options["memory"] = res.memory
+        if res.custom:
+            options["resources"] = dict(res.custom)
+        if self._strict:
+            self._check_schedulable(res)
+        return options
+
+    def _check_schedulable(self, res: Resources) -> None:
+        wanted = {"CPU": res.cpus, "GPU": res.gpus, **res.custom}
+        if res.memory is not None:
+            wanted["memory"] = float(res.memory)
+        wanted = {k: v for k, v in wanted.items() if v > 0}
+        nodes = [n.get("Resources", {}) for n in self._ray.nodes() if n.get("Alive")]
+        if any(all(node.get(k, 0.0) >= v for k, v in wanted.items()) for node in nodes):
+            return
+        largest = {k: max((n.get(k, 0.0) for n in nodes), default=0.0) for k in wanted}
+        short = ", ".join(f"{k}={v:g} (largest node has {largest[k]:g})" for k, v in wanted.items())
+        raise InvalidArgument(
+            f"no node of the Ray cluster can run a task that needs {short}; "
+            "lower the step's resources or add nodes (strict_resources=False on autoscaling "
+            "clusters)"
+        )
+
+    def _translate(
+        self, error: BaseException, timed_out: bool, timeout: float | None
+    ) -> BaseException:
+        exceptions = self._ray.exceptions
+        original: BaseException = error  # isinstance on Ray's untyped classes widens to Any
+        if isinstance(error, exceptions.TaskCancelledError) or (
+            timed_out and isinstance(error, exceptions.RayError)
+        ):
+            if timed_out:
+                return TaskTimeout(f"the task ran past its timeout of {timeout:g}s and was killed")
+            return original
+        if isinstance(error, exceptions.RayTaskError):
+            cause: BaseException | None = (
+                error.cause if isinstance(error.cause, BaseException) else None
+            )
+            if cause is not None:
+                cause.__cause__ = _RemoteTraceback(str(error))
+                return cause
+            return original
+        lost = (
+            exceptions.WorkerCrashedError,
+            exceptions.NodeDiedError,
+            exceptions.ObjectLostError,
+            exceptions.OwnerDiedError,
+            exceptions.LocalRayletDiedError,
+        )
+        if isinstance(error, lost):
+            return WorkerLost(f"the Ray worker running the task was lost: {error}")
+        if isinstance(error, exceptions.RaySystemError):
+            return WorkerLost(f"Ray failed to run the task: {error}")
+        return original
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop using Ray; a Ray this executor started is shut down."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        if self._owns_ray and self._ray.is_initialized():
+            self._ray.shutdown()
+
+
+class _RemoteTraceback(Exception):
+    """The Ray worker's traceback, kept as the ``__cause__`` of a task's error."""

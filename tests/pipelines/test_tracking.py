@@ -1,0 +1,67 @@
+"""What a pipeline run leaves in the tracking store: runs, params, logs, lineage, the graph."""
+
+import json
+from typing import Any
+
+import runyard.pipelines as ry
+from runyard.artifacts import ContentAddressedStore
+from runyard.entities import NodeKind, RunStatus
+from runyard.pipelines.resume import step_runs
+from runyard.tracking.store import TrackingStore
+
+
+@ry.step
+def load(n: int) -> list[int]:
+    print(f"loading {n} rows")
+    return list(range(n))
+
+
+@ry.step
+def train(data: list[int], lr: float) -> float:
+    return sum(data) * lr
+
+
+@ry.pipeline
+def digits(n: int = 4, lrs: list[float] = [0.5, 1.0]):  # noqa: B006
+    return train.map(data=ry.unmapped(load(n)), lr=lrs)
+
+
+def test_a_pipeline_run_and_its_step_runs_are_tracked(
+    where: dict[str, Any], store: TrackingStore, cas: ContentAddressedStore
+) -> None:
+    result = digits.run(n=4, experiment="tracked", **where)
+    assert result.value == [3.0, 6.0]
+    run = store.get_run(result.run_id)
+    assert run.status is RunStatus.FINISHED
+    assert run.params == {"n": "4", "lrs": "[0.5, 1.0]"}
+    assert run.tags["runyard.kind"] == "pipeline"
+    assert run.tags["runyard.pipeline.target"].endswith("test_tracking.py:digits")
+    (graph_ref,) = store.list_artifact_refs(run.run_id, "runyard/graph.json")
+    assert json.loads(cas.get_bytes(graph_ref.digest))["edges"] == [["load", "train"]]
+
+    children = {r.name: r for r in step_runs(store, result.run_id)}
+    assert set(children) == {"load", "train[0]", "train[1]"}
+    assert all(c.status is RunStatus.FINISHED and c.end_time for c in children.values())
+    assert children["train[1]"].params == {"lr": "1.0"}
+    assert children["train[1]"].tags["runyard.map_index"] == "1"
+
+
+def test_captured_stdout_is_an_artifact_of_the_step_run(
+    where: dict[str, Any], store: TrackingStore, cas: ContentAddressedStore
+) -> None:
+    result = digits.run(n=2, **where)
+    (load_rec,) = result.step("load")
+    (log,) = store.list_artifact_refs(load_rec.run_id or "", "logs/stdout.txt")
+    assert cas.get_bytes(log.digest) == b"loading 2 rows\n"
+
+
+def test_lineage_links_an_output_to_the_steps_that_read_it(
+    where: dict[str, Any], store: TrackingStore
+) -> None:
+    result = digits.run(n=3, **where)
+    (load_rec,) = result.step("load")
+    produced = store.get_lineage(load_rec.run_id or "", "downstream")
+    (edge,) = produced
+    assert edge.target_kind is NodeKind.ARTIFACT and edge.target_id == load_rec.output_digest
+    readers = {e.target_id for e in store.get_lineage(edge.target_id, "downstream")}
+    assert readers == {r.run_id for r in result.step("train")}
