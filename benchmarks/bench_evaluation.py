@@ -141,17 +141,24 @@ def run_baseline(path: str, reps: int, measured_reps: int) -> dict:
 # -- driver ----------------------------------------------------------------------------------
 
 def child(args: list[str]) -> dict:
-    """Run one contender in a fresh Python process; return its JSON and peak RSS (bytes)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    proc = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True,
-                          text=True, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(f"child {args} failed:\n{proc.stderr[-3000:]}")
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    # ru_maxrss of RUSAGE_CHILDREN is the largest child so far; runs go small to large
-    out["peak_rss_bytes"] = max(peak_kib, before) * 1024
-    out["peak_rss_self_bytes"] = out.pop("self_rss_kib") * 1024
+    """Run one contender in a fresh Python process; return its JSON and peak RSS (bytes).
+
+    The peak is the child's own ``ru_maxrss`` from ``os.wait4`` (that process only), or the
+    largest of its worker processes when it used a process pool, whichever is larger.
+    """
+    with tempfile.TemporaryFile("w+") as out_file, tempfile.TemporaryFile("w+") as err_file:
+        proc = subprocess.Popen([sys.executable, __file__, "--child", *args],
+                                stdout=out_file, stderr=err_file, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out_file.seek(0)
+        err_file.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(f"child {args} failed:\n{err_file.read()[-3000:]}")
+        out = json.loads(out_file.read().strip().splitlines()[-1])
+    workers_kib = out.pop("children_rss_kib")
+    out["peak_rss_bytes"] = max(usage.ru_maxrss, workers_kib) * 1024
+    out["peak_rss_workers_bytes"] = workers_kib * 1024
     return out
 
 
@@ -196,8 +203,7 @@ def main() -> None:
             out = run_runyard(path, reps, sys.argv[5])
         else:
             out = run_baseline(path, reps, int(sys.argv[5]))
-        out["self_rss_kib"] = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                                  resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        out["children_rss_kib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         print(json.dumps(out))
         return
     parser = argparse.ArgumentParser(description=__doc__)

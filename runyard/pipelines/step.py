@@ -71,7 +71,7 @@ class StepOptions:
 
     def retry_delay_after(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based): doubling."""
-        return self.retry_delay * 2 ** (attempt - 1)
+        return self.retry_delay * float(2 ** (attempt - 1))
 
 
 class Step(Generic[P, R]):

@@ -1,4 +1,4 @@
-"""The step cache as a user meets it: hits on re-runs, misses that `why` explains, never a wrong hit."""
+"""The step cache as a user meets it: hits on re-runs, misses `why` explains, no wrong hit."""
 
 import textwrap
 from pathlib import Path

@@ -30,7 +30,8 @@ def long_run(x: int = 1):
     return slow(x)
 
 if __name__ == "__main__":
-    long_run.run(executor=os.environ["EXECUTOR"], store=os.environ["DB"], artifacts=os.environ["ART"])
+    env = os.environ
+    long_run.run(executor=env["EXECUTOR"], store=env["DB"], artifacts=env["ART"])
 """
 
 

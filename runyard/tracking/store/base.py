@@ -50,6 +50,7 @@ from runyard.entities import (
     Run,
     RunStatus,
 )
+from runyard.entities.registry import ApiToken, ModelVersion, RegisteredModel
 
 __all__ = [
     "MAX_KEY_LENGTH",
@@ -274,6 +275,130 @@ class TrackingStore(abc.ABC):
             NotImplementedError: the backend has no cache (``supports_cache`` is False).
         """
         raise NotImplementedError(f"{type(self).__name__} has no pipeline cache")
+
+    # -- API tokens (optional) -----------------------------------------------------------
+
+    @property
+    def supports_tokens(self) -> bool:
+        """True when the token methods below are implemented (a server can enforce auth)."""
+        return False
+
+    def create_token(
+        self, token_id: str, name: str, scope: str, token_hash: str, expires: int | None = None
+    ) -> ApiToken:
+        """Store a token by its hash. Raises AlreadyExists, InvalidArgument, NotImplementedError."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no API tokens")
+
+    def find_token(self, token_hash: str) -> ApiToken | None:
+        """The token with that hash (revoked ones included), or None."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no API tokens")
+
+    def list_tokens(self) -> list[ApiToken]:
+        """Every token, oldest first."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no API tokens")
+
+    def revoke_token(self, token_id: str) -> None:
+        """Revoke a token. Raises NotFound."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no API tokens")
+
+    # -- model registry (optional) --------------------------------------------------------
+
+    @property
+    def supports_registry(self) -> bool:
+        """True when the registry methods below are implemented."""
+        return False
+
+    def _no_registry(self) -> NotImplementedError:
+        return NotImplementedError(f"{type(self).__name__} has no model registry")
+
+    def create_registered_model(
+        self, name: str, description: str = "", tags: Mapping[str, str] | None = None
+    ) -> RegisteredModel:
+        """Create a registered model. Raises AlreadyExists, InvalidArgument."""
+        raise self._no_registry()
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        """A registered model with its tags and aliases. Raises NotFound."""
+        raise self._no_registry()
+
+    def search_registered_models(
+        self, name_like: str | None = None, max_results: int = 100, page_token: str | None = None
+    ) -> Page[RegisteredModel]:
+        """Registered models by name (``name_like`` is a SQL LIKE pattern)."""
+        raise self._no_registry()
+
+    def update_registered_model(
+        self, name: str, new_name: str | None = None, description: str | None = None
+    ) -> RegisteredModel:
+        """Rename and/or re-describe a model (versions and aliases follow). Raises NotFound."""
+        raise self._no_registry()
+
+    def delete_registered_model(self, name: str) -> None:
+        """Delete a model with its versions, tags and aliases. Raises NotFound."""
+        raise self._no_registry()
+
+    def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
+        """Set a tag on a registered model. Raises NotFound, InvalidArgument."""
+        raise self._no_registry()
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        """Remove a tag from a registered model. Raises NotFound."""
+        raise self._no_registry()
+
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+    ) -> ModelVersion:
+        """Add the next version of a model. Raises NotFound (model or run)."""
+        raise self._no_registry()
+
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
+        """One version. Raises NotFound."""
+        raise self._no_registry()
+
+    def search_model_versions(
+        self,
+        name: str | None = None,
+        run_id: str | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> Page[ModelVersion]:
+        """Versions, newest first, optionally of one model and/or from one run."""
+        raise self._no_registry()
+
+    def update_model_version(
+        self, name: str, version: int, description: str | None = None, stage: str | None = None
+    ) -> ModelVersion:
+        """Change a version's description or legacy stage. Raises NotFound."""
+        raise self._no_registry()
+
+    def delete_model_version(self, name: str, version: int) -> None:
+        """Delete a version (its aliases go with it). Raises NotFound."""
+        raise self._no_registry()
+
+    def set_model_version_tag(self, name: str, version: int, key: str, value: str) -> None:
+        """Set a tag on a version. Raises NotFound, InvalidArgument."""
+        raise self._no_registry()
+
+    def delete_model_version_tag(self, name: str, version: int, key: str) -> None:
+        """Remove a tag from a version. Raises NotFound."""
+        raise self._no_registry()
+
+    def set_model_alias(self, name: str, alias: str, version: int) -> None:
+        """Point ``alias`` at a version (moving it if set). Raises NotFound, InvalidArgument."""
+        raise self._no_registry()
+
+    def delete_model_alias(self, name: str, alias: str) -> None:
+        """Remove an alias. Raises NotFound."""
+        raise self._no_registry()
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        """The version an alias points at. Raises NotFound."""
+        raise self._no_registry()
 
     # -- lifecycle ------------------------------------------------------------------------
 
