@@ -50,15 +50,17 @@ def generate(path: Path, rows: int, seed: int = 0) -> None:
         p = 1 / (1 + np.exp(-logit))
         y = (rng.random(n) < p).astype(np.int8)
         p_hat = np.clip(p + rng.normal(0, 0.1, n), 0.0, 1.0)
-        t = pa.table({
-            "example_id": np.arange(start, start + n, dtype=np.int64),
-            "y": y,
-            "y_hat": (p_hat >= 0.5).astype(np.int8),
-            "p": p_hat,
-            "weather": weather,
-            "time_of_day": tod,
-            "distance": distance,
-        })
+        t = pa.table(
+            {
+                "example_id": np.arange(start, start + n, dtype=np.int64),
+                "y": y,
+                "y_hat": (p_hat >= 0.5).astype(np.int8),
+                "p": p_hat,
+                "weather": weather,
+                "time_of_day": tod,
+                "distance": distance,
+            }
+        )
         if writer is None:
             writer = pq.ParquetWriter(path, t.schema)
         writer.write_table(t, row_group_size=chunk)
@@ -68,18 +70,26 @@ def generate(path: Path, rows: int, seed: int = 0) -> None:
 
 # -- the two contenders (each runs in its own child process) ----------------------------------
 
+
 def run_runyard(path: str, reps: int, executor: str) -> dict:
     import runyard.evaluation as ev
 
     t0 = time.perf_counter()
-    res = ev.evaluate(path, label="y", prediction="y_hat", score="p", id="example_id",
-                      slices=["weather", "time_of_day", ev.bucket("distance", EDGES)],
-                      crosses=2, metrics=METRICS, bootstrap=reps,
-                      executor=None if executor == "inline" else executor)
+    res = ev.evaluate(
+        path,
+        label="y",
+        prediction="y_hat",
+        score="p",
+        id="example_id",
+        slices=["weather", "time_of_day", ev.bucket("distance", EDGES)],
+        crosses=2,
+        metrics=METRICS,
+        bootstrap=reps,
+        executor=None if executor == "inline" else executor,
+    )
     elapsed = time.perf_counter() - t0
     df = res.to_pandas()
-    return {"seconds": elapsed, "rows_out": len(df),
-            "overall": {m: res.value(m) for m in METRICS}}
+    return {"seconds": elapsed, "rows_out": len(df), "overall": {m: res.value(m) for m in METRICS}}
 
 
 def _ece(y: np.ndarray, p: np.ndarray, w: np.ndarray, bins: int = 15) -> float:
@@ -94,8 +104,10 @@ def _group_metrics(part, w: np.ndarray) -> list[float]:  # type: ignore[no-untyp
     from sklearn import metrics as skm
 
     y, yh, p = part["y"].to_numpy(), part["y_hat"].to_numpy(), part["p"].to_numpy()
-    out = [skm.accuracy_score(y, yh, sample_weight=w),
-           skm.f1_score(y, yh, sample_weight=w, zero_division=0)]
+    out = [
+        skm.accuracy_score(y, yh, sample_weight=w),
+        skm.f1_score(y, yh, sample_weight=w, zero_division=0),
+    ]
     out.append(skm.roc_auc_score(y, p, sample_weight=w) if 0 < y.sum() < len(y) else np.nan)
     out.append(skm.log_loss(y, p, sample_weight=w, labels=[0, 1]))
     out.append(_ece(y, p, w))
@@ -111,8 +123,11 @@ def run_baseline(path: str, reps: int, measured_reps: int) -> dict:
     t0 = time.perf_counter()
     df = pd.read_parquet(path, columns=["y", "y_hat", "p", "weather", "time_of_day", "distance"])
     df["distance_bin"] = np.searchsorted(EDGES, df["distance"].to_numpy(), side="right")
-    families = [[]] + [[c] for c in SLICES] + [[a, b] for i, a in enumerate(SLICES)
-                                                for b in SLICES[i + 1:]]
+    families = (
+        [[]]
+        + [[c] for c in SLICES]
+        + [[a, b] for i, a in enumerate(SLICES) for b in SLICES[i + 1 :]]
+    )
     load = time.perf_counter() - t0
 
     def one_pass(weights: np.ndarray) -> int:
@@ -132,13 +147,20 @@ def run_baseline(path: str, reps: int, measured_reps: int) -> dict:
     for r in range(measured_reps):
         one_pass(np.random.default_rng(r).poisson(1.0, len(df)).astype(np.float64))
     per_rep = (time.perf_counter() - t2) / max(measured_reps, 1)
-    return {"seconds": load + point + per_rep * reps, "measured_seconds": time.perf_counter() - t0,
-            "load_seconds": load, "point_seconds": point, "seconds_per_replicate": per_rep,
-            "measured_replicates": measured_reps, "extrapolated": measured_reps < reps,
-            "groups": groups}
+    return {
+        "seconds": load + point + per_rep * reps,
+        "measured_seconds": time.perf_counter() - t0,
+        "load_seconds": load,
+        "point_seconds": point,
+        "seconds_per_replicate": per_rep,
+        "measured_replicates": measured_reps,
+        "extrapolated": measured_reps < reps,
+        "groups": groups,
+    }
 
 
 # -- driver ----------------------------------------------------------------------------------
+
 
 def child(args: list[str]) -> dict:
     """Run one contender in a fresh Python process; return its JSON and peak RSS (bytes).
@@ -147,8 +169,12 @@ def child(args: list[str]) -> dict:
     largest of its worker processes when it used a process pool, whichever is larger.
     """
     with tempfile.TemporaryFile("w+") as out_file, tempfile.TemporaryFile("w+") as err_file:
-        proc = subprocess.Popen([sys.executable, __file__, "--child", *args],
-                                stdout=out_file, stderr=err_file, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--child", *args],
+            stdout=out_file,
+            stderr=err_file,
+            text=True,
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         out_file.seek(0)
@@ -167,8 +193,12 @@ def scenario(tmp: Path, rows: int, reps: int, measured: int, executors: list[str
     t0 = time.perf_counter()
     generate(path, rows)
     gen = time.perf_counter() - t0
-    results = {"rows": rows, "replicates": reps, "generate_seconds": gen,
-               "parquet_bytes": path.stat().st_size}
+    results = {
+        "rows": rows,
+        "replicates": reps,
+        "generate_seconds": gen,
+        "parquet_bytes": path.stat().st_size,
+    }
     for ex in executors:
         results[f"runyard_{ex}"] = child(["runyard", str(path), str(reps), ex])
     results["baseline"] = child(["baseline", str(path), str(reps), str(measured)])
@@ -186,14 +216,26 @@ def print_table(all_results: list[dict]) -> None:
         for key, value in r.items():
             if not isinstance(value, dict):
                 continue
-            label = key if key != "baseline" else "pandas+sklearn" + (
-                f" (~{value['measured_replicates']} reps, extrap.)" if value["extrapolated"] else "")
+            label = (
+                key
+                if key != "baseline"
+                else "pandas+sklearn"
+                + (
+                    f" (~{value['measured_replicates']} reps, extrap.)"
+                    if value["extrapolated"]
+                    else ""
+                )
+            )
             ratio = value.get("speedup_vs_baseline")
-            print(f"{name:<16}{label:<22}{value['seconds']:>10.1f}"
-                  f"{value['peak_rss_bytes'] / 2**30:>10.2f}GB"
-                  f"{(f'{ratio:.1f}x' if ratio else '1.0x'):>10}")
-    print("\nbaseline seconds are load + point estimate + measured seconds/replicate x R "
-          "(linear extrapolation from the replicates it actually ran).")
+            print(
+                f"{name:<16}{label:<22}{value['seconds']:>10.1f}"
+                f"{value['peak_rss_bytes'] / 2**30:>10.2f}GB"
+                f"{(f'{ratio:.1f}x' if ratio else '1.0x'):>10}"
+            )
+    print(
+        "\nbaseline seconds are load + point estimate + measured seconds/replicate x R "
+        "(linear extrapolation from the replicates it actually ran)."
+    )
 
 
 def main() -> None:
@@ -221,9 +263,14 @@ def main() -> None:
             print(f"running {rows:,} rows x {reps} replicates ...", flush=True)
             all_results.append(scenario(Path(tmp), rows, reps, measured, executors))
     print_table(all_results)
-    payload = {"benchmark": "evaluation", "quick": args.quick, "cpu_count": os.cpu_count(),
-               "machine": platform.platform(), "python": platform.python_version(),
-               "scenarios": all_results}
+    payload = {
+        "benchmark": "evaluation",
+        "quick": args.quick,
+        "cpu_count": os.cpu_count(),
+        "machine": platform.platform(),
+        "python": platform.python_version(),
+        "scenarios": all_results,
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(payload, indent=2))
     print(f"wrote {args.out}")

@@ -2,11 +2,14 @@
 
 Example:
     >>> import runyard as ry
-    >>> res = ry.evaluate("preds.parquet", label="y", prediction="y_hat", score="p",
-    ...                   slices=["weather", ry.bucket("distance", [0, 10, 50])], crosses=2,
-    ...                   metrics=["accuracy", "f1", "roc_auc", "ece"], bootstrap=1000)  # doctest: +SKIP
+    >>> import runyard as ry
+    >>> res = ry.evaluate(  # doctest: +SKIP
+    ...     "preds.parquet", label="y", prediction="y_hat", score="p",
+    ...     slices=["weather", ry.bucket("distance", [0, 10, 50])], crosses=2,
+    ...     metrics=["accuracy", "f1", "roc_auc", "ece"], bootstrap=1000)
     >>> cmp = ry.compare(res_a, res_b)  # doctest: +SKIP
-    >>> ry.gate(cmp, "accuracy >= 0.95", "no_slice_regression(accuracy, max_drop=0.02)")  # doctest: +SKIP
+    >>> verdict = ry.gate(  # doctest: +SKIP
+    ...     cmp, "accuracy >= 0.95", "no_slice_regression(accuracy, max_drop=0.02)")
 """
 
 from runyard.evaluation.compare import Comparison, compare

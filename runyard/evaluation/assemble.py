@@ -103,8 +103,9 @@ def assemble(state: ShardState, plan: EvalPlan) -> Rows:
         per_metric = []
         for metric in plan.metrics:
             result = metric.compute(tallies, plan.ctx)
-            if metric.uses_score_counts and state.score_counts[u] is not None:
-                counts = _family_counts(state.score_counts[u], plan, plan.units[u], family)
+            unit_counts = state.score_counts[u]
+            if metric.uses_score_counts and unit_counts is not None:
+                counts = _family_counts(unit_counts, plan, plan.units[u], family)
                 for g in present:
                     exact = metric.exact(*counts[g])
                     if exact is not None:

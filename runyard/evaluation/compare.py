@@ -112,7 +112,8 @@ def _check_pairable(a: EvalResult, b: EvalResult) -> None:
         )
     if ca.id_column != cb.id_column:
         raise InvalidArgument(
-            f"A identifies examples by {ca.id_column!r} and B by {cb.id_column!r}; use one id column"
+            f"A identifies examples by {ca.id_column!r} and B by {cb.id_column!r}; "
+            "use one id column"
         )
     if (ca.bootstrap, ca.seed) != (cb.bootstrap, cb.seed):
         raise InvalidArgument(
@@ -178,7 +179,7 @@ def compare(a: EvalResult, b: EvalResult, *, alpha: float = 0.05) -> Comparison:
     worse = np.where(better, delta < 0, delta > 0)
     direction = np.where(significant, np.where(worse, "regression", "improvement"), "")
     rank = np.where(direction == "regression", 0, np.where(direction == "improvement", 1, 2))
-    order = np.lexsort((np.arange(len(rank)), np.nan_to_num(q, nan=2.0), rank))
+    order = np.lexsort((-np.nan_to_num(np.abs(delta)), np.nan_to_num(q, nan=2.0), rank))
     table = pa.table(
         {
             "slice": pa.array(slices, pa.string()),

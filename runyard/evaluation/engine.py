@@ -144,7 +144,7 @@ def _add_replicates(
     are exact; value tallies multiply in float64. Either way the result is independent of
     how rows are split into batches and shards, up to float64 re-association.
     """
-    from scipy import sparse
+    from scipy import sparse  # type: ignore[import-untyped]
 
     n, total = keys.shape[0], state.tallies.shape[0]
     for mask, dtype in ((counted, np.float32), (~counted, np.float64)):

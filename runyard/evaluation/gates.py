@@ -223,9 +223,9 @@ class _Parser:
         stat = "value"
         if tok.text == "slice" and self.peek().text == "(":
             self.take()
-            name = self.take("name", what="a slice column")
+            column = self.take("name", what="a slice column")
             self.take(text="=")
-            where.append((name.text, _shown(self.literal())))
+            where.append((column.text, _shown(self.literal())))
             where += [(n, _shown(v)) for n, v, _ in self.pairs()]
             self.take(text=")")
             self.take(text=".")
@@ -312,8 +312,9 @@ def gate(target: EvalResult | Comparison, *rules: str) -> GateVerdict:
 
     Example:
         >>> import runyard as ry
-        >>> verdict = ry.gate(cmp, "accuracy >= 0.95",
-        ...                   "no_slice_regression(accuracy, max_drop=0.02, min_size=200)")  # doctest: +SKIP
+        >>> verdict = ry.gate(  # doctest: +SKIP
+        ...     cmp, "accuracy >= 0.95",
+        ...     "no_slice_regression(accuracy, max_drop=0.02, min_size=200)")
         >>> verdict.passed, verdict.reasons  # doctest: +SKIP
     """
     if not isinstance(target, EvalResult | Comparison):
@@ -327,7 +328,8 @@ def gate(target: EvalResult | Comparison, *rules: str) -> GateVerdict:
     for r in parsed:
         if r.metric not in metrics:
             raise InvalidFilter(
-                f"metric {r.metric!r} is not in the {type(target).__name__}; metrics: {list(metrics)}",
+                f"metric {r.metric!r} is not in the {type(target).__name__}; "
+                f"metrics: {list(metrics)}",
                 r.text,
                 r.metric_pos,
             )
@@ -360,7 +362,8 @@ def _holds(target: EvalResult | Comparison, r: Rule) -> tuple[bool, str]:
             return False, f"{name}{where} is undefined (NaN)"
         ok = bool(_OPS[r.op](value, r.threshold))
         return ok, f"{name}{where} = {value:.6g} (needs {r.op} {r.threshold:g})"
-    assert isinstance(target, Comparison)  # noqa: S101 - checked in gate()
+    if not isinstance(target, Comparison):  # pragma: no cover - gate() refuses this earlier
+        raise InvalidArgument(f"rule {r.text!r} needs a Comparison")
     opts: Mapping[str, Any] = dict(r.options)
     t = target.table
     rows = [i for i, m in enumerate(t.column("metric").to_pylist()) if m == r.metric]
@@ -385,7 +388,8 @@ def _holds(target: EvalResult | Comparison, r: Rule) -> tuple[bool, str]:
         if not bad:
             return (
                 True,
-                f"no slice of >= {min_size} examples dropped more than {max_drop:g} ({checked} checked)",
+                f"no slice of >= {min_size} examples dropped more than {max_drop:g} "
+                f"({checked} checked)",
             )
         bad.sort(key=lambda x: -x[1])
         shown = "; ".join(f"{s} dropped {d:.4g}" for s, d in bad[:5])

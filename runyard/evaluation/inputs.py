@@ -58,7 +58,7 @@ class ParquetShard(Shard):
 
     parts: tuple[tuple[str, tuple[int, ...]], ...]
     offset: int
-    num_rows: int  # type: ignore[misc]
+    num_rows: int
 
     def batches(self, columns: Sequence[str], batch_size: int) -> Iterator[pa.RecordBatch]:
         """Streamed with ``ParquetFile.iter_batches``; never the whole file in memory."""

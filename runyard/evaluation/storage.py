@@ -136,4 +136,4 @@ def load_eval(run_id: str, client: ArtifactReader, artifact_path: str = "eval") 
     except NotFound:
         failures = None  # stored without failures (none were found)
     public = table.drop_columns(["replicates", "slice_key"]).replace_schema_metadata(None)
-    return EvalResult(config, public, replicates, keys, failures)  # type: ignore[arg-type]
+    return EvalResult(config, public, replicates, keys, failures)

@@ -59,21 +59,20 @@ def worst_slice_rows(result: EvalResult, metric: str | None = None, k: int = 10)
 def comparison_rows(cmp: Comparison, limit: int | None = None) -> Table:
     """The comparison, significant regressions first, as text rows."""
     headers = ["slice", "metric", "a", "b", "delta", "ci", "p", "q", "verdict"]
-    rows = []
-    for r in cmp.table.to_pylist():
-        rows.append(
-            [
-                str(r["slice"]),
-                str(r["metric"]),
-                _num(r["a"]),
-                _num(r["b"]),
-                _num(r["delta"], 3),
-                f"[{_num(r['ci_low'], 3)}, {_num(r['ci_high'], 3)}]",
-                _num(r["p_value"], 2),
-                _num(r["q_value"], 2),
-                str(r["direction"]) or "-",
-            ]
-        )
+    rows = [
+        [
+            str(r["slice"]),
+            str(r["metric"]),
+            _num(r["a"]),
+            _num(r["b"]),
+            _num(r["delta"], 3),
+            f"[{_num(r['ci_low'], 3)}, {_num(r['ci_high'], 3)}]",
+            _num(r["p_value"], 2),
+            _num(r["q_value"], 2),
+            str(r["direction"]) or "-",
+        ]
+        for r in cmp.table.to_pylist()
+    ]
     return headers, rows[:limit] if limit else rows
 
 

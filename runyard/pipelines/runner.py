@@ -358,15 +358,9 @@ class _Runner:
             }
         )
         run_id = self.rec.start_step(call.label, tags)
-        ref = ArtifactRef(entry["path"], entry["digest"], entry["size"], entry["uri"])
-        self.rec.finish_step(
-            run_id,
-            RunStatus.FINISHED,
-            params=self._params_of(call),
-            artifacts=[ref],
-            inputs=self._input_digests(call),
-            output=entry["digest"],
-        )
+        # A hit points at the run that produced the output (its artifacts and lineage are
+        # recorded there once); recording them again would double the cost of every hit.
+        self.rec.finish_step(run_id, RunStatus.FINISHED, params=self._params_of(call))
         self._record(call, StepStatus.CACHED, run_id, CacheUse.HIT, digest=entry["digest"])
         self._call_done(call, NodeOutput(value, _hex(entry["digest"])))
         return True
@@ -429,7 +423,9 @@ class _Runner:
         digest: str | None = None
         reason = attempt.reason
         try:
-            name, data = serializers.dump(outcome.value, step.options.serializer)
+            name, data = serializers.dump(
+                outcome.value, step.options.serializer, f"step {step.name!r}"
+            )
             ext = serializers.get_serializer(name).extension
             ref = self.rec.cas.put_bytes(data, f"outputs/{call.label}.{ext}")
             artifacts.append(ref)

@@ -141,6 +141,29 @@ def _npy_load(data: bytes) -> Any:
     return np.load(io.BytesIO(data), allow_pickle=False)
 
 
+def _is_array_dict(value: Any) -> bool:
+    return (
+        type(value) is dict
+        and len(value) > 0
+        and all(type(k) is str and _is_ndarray(v) for k, v in value.items())
+    )
+
+
+def _npz_dump(value: Any) -> bytes:
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez(buf, allow_pickle=False, **value)
+    return buf.getvalue()
+
+
+def _npz_load(data: bytes) -> Any:
+    import numpy as np
+
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        return {k: archive[k] for k in archive.files}
+
+
 def _is_pandas_frame(value: Any) -> bool:
     return _top_module(value) == "pandas" and type(value).__name__ == "DataFrame"
 
@@ -232,6 +255,7 @@ PICKLE = Serializer("pickle", "pkl", lambda v: True, _pickle_dump, _pickle_load)
 _REGISTRY: list[Serializer] = [
     Serializer("json", "json", _json_able, _json_dump, _json_load),
     Serializer("numpy", "npy", _is_ndarray, _npy_dump, _npy_load),
+    Serializer("numpy-dict", "npz", _is_array_dict, _npz_dump, _npz_load),
     Serializer("pandas-parquet", "parquet", _is_pandas_frame, _pandas_dump, _pandas_load),
     Serializer("polars-parquet", "parquet", _is_polars_frame, _polars_dump, _polars_load),
     Serializer("arrow-parquet", "parquet", _is_arrow_table, _arrow_dump, _arrow_load),
@@ -259,12 +283,13 @@ def get_serializer(name: str) -> Serializer:
     raise InvalidArgument(f"unknown serializer {name!r}; known: {known}")
 
 
-def dump(value: Any, declared: str | None = None) -> tuple[str, bytes]:
+def dump(value: Any, declared: str | None = None, where: str = "an output") -> tuple[str, bytes]:
     """Serialize ``value``; returns the serializer's name and the bytes.
 
     Args:
         value: the output to store.
         declared: a serializer name the step declared (None: choose by type).
+        where: what produced the value, for the pickle warning (``"step 'train'"``).
 
     Raises:
         Unstorable: no serializer could write the value (pickle included).
@@ -288,8 +313,8 @@ def dump(value: Any, declared: str | None = None) -> tuple[str, bytes]:
     except Exception as e:  # pickling runs arbitrary __reduce__ code
         raise Unstorable(f"no serializer can store a {type(value).__name__}: {e}") from e
     warnings.warn(
-        f"storing a {type(value).__module__}.{type(value).__qualname__} with pickle; declare "
-        "serializer='pickle' on the step to accept this, or register a serializer",
+        f"{where}: storing a {type(value).__module__}.{type(value).__qualname__} with pickle; "
+        "declare serializer='pickle' on the step to accept this, or register a serializer",
         PickleFallbackWarning,
         stacklevel=2,
     )

@@ -77,7 +77,15 @@ class StepOptions:
 class Step(Generic[P, R]):
     """A pipeline step wrapping a function (made by :func:`step`)."""
 
+    fn: Callable[P, R]
+    name: str
+    options: StepOptions
+
     def __init__(self, fn: Callable[P, R], name: str, options: StepOptions) -> None:
+        if isinstance(fn, Step):  # re-decorating a step replaces its options
+            inner: Callable[P, R] = fn.fn
+            fn = inner
+        functools.update_wrapper(self, fn)
         self.fn = fn
         self.name = name
         self.options = options
@@ -87,7 +95,6 @@ class Step(Generic[P, R]):
                 raise InvalidArgument(
                     f"step {name!r}: steps take named parameters only, not *{p.name}"
                 )
-        functools.update_wrapper(self, fn)
 
     def __repr__(self) -> str:
         return f"<step {self.name}>"

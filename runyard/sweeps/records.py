@@ -57,6 +57,8 @@ class Tags:
     SYSTEM_ATTRS = "runyard.trial.system_attrs"
     """JSON: the pruner's per-trial state (e.g. ASHA's ``completed_rung_<k>`` values)."""
     SUPERSEDED = "runyard.trial.superseded_by"
+    LOST = "runyard.trial.lost"
+    """Set when the trial's driver went away while it ran; such a trial is run again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,7 @@ class TrialRecord:
         params: every sampled parameter, with its Python value.
         distributions: parameter name → Optuna distribution JSON.
         last_step: the last reported step, None when nothing was reported.
+        last_value: the value reported at ``last_step``.
         steps: how many values were reported.
         start_time: milliseconds since the epoch.
         end_time: milliseconds since the epoch, None while running.
@@ -88,6 +91,7 @@ class TrialRecord:
     params: Mapping[str, Any]
     distributions: Mapping[str, str]
     last_step: int | None
+    last_value: float | None
     steps: int
     start_time: int
     end_time: int | None
@@ -96,6 +100,7 @@ class TrialRecord:
     attempt: int = 0
     system_attrs: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     superseded_by: str | None = None
+    lost: bool = False
 
     @property
     def duration_s(self) -> float | None:

@@ -113,13 +113,13 @@ class Watchdog(threading.Thread):
         super().__init__(name="runyard-train-watchdog", daemon=True)
         self._info = info
         self._interval = interval_s
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self._store = connect(info)
 
     def run(self) -> None:
         """Poll the abort key until stopped."""
         key = self._info.key("abort")
-        while not self._stop.wait(self._interval):
+        while not self._halt.wait(self._interval):
             try:
                 aborted = self._store.check([key])
             except Exception:  # noqa: BLE001 - any store failure means the driver is gone
@@ -129,5 +129,5 @@ class Watchdog(threading.Thread):
 
     def stop(self) -> None:
         """Stop polling (the worker finished on its own)."""
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=5)

@@ -11,8 +11,13 @@ from runyard.evaluation import bucket, compare, evaluate
 
 
 def _table(**over: object) -> pa.Table:
-    cols = {"example_id": np.arange(6), "y": [0, 1, 1, 0, 1, 0], "y_hat": [0, 1, 0, 0, 1, 1],
-            "p": [0.1, 0.8, 0.4, 0.2, 0.9, 0.6], "w": ["a", "b", "a", "b", "a", "b"]}
+    cols = {
+        "example_id": np.arange(6),
+        "y": [0, 1, 1, 0, 1, 0],
+        "y_hat": [0, 1, 0, 0, 1, 1],
+        "p": [0.1, 0.8, 0.4, 0.2, 0.9, 0.6],
+        "w": ["a", "b", "a", "b", "a", "b"],
+    }
     cols.update(over)  # type: ignore[arg-type]
     return pa.table(cols)
 
@@ -43,16 +48,28 @@ def test_nan_predictions_and_scores_are_refused_with_the_row() -> None:
     with pytest.raises(InvalidArgument, match=r"'y_hat' \(prediction\) has 1 NaN.*row 2"):
         evaluate(_table(y_hat=[0.0, 1.0, np.nan, 0.0, 1.0, 1.0]), label="y", prediction="y_hat")
     with pytest.raises(InvalidArgument, match=r"'p' \(score\) has 1 null"):
-        evaluate(_table(p=[0.1, None, 0.4, 0.2, 0.9, 0.6]), label="y", prediction="y_hat",
-                 score="p")
+        evaluate(
+            _table(p=[0.1, None, 0.4, 0.2, 0.9, 0.6]), label="y", prediction="y_hat", score="p"
+        )
 
 
 def test_probability_metrics_need_probabilities() -> None:
     with pytest.raises(InvalidArgument, match="'log_loss'.*'p'.*outside"):
-        evaluate(_table(p=[-2.0, 3.0, 0.4, 0.2, 0.9, 0.6]), label="y", prediction="y_hat",
-                 score="p", metrics=["log_loss"])
-    res = evaluate(_table(p=[-2.0, 3.0, 0.4, 0.2, 0.9, 0.6]), label="y", prediction="y_hat",
-                   score="p", metrics=["roc_auc"], bootstrap=0)
+        evaluate(
+            _table(p=[-2.0, 3.0, 0.4, 0.2, 0.9, 0.6]),
+            label="y",
+            prediction="y_hat",
+            score="p",
+            metrics=["log_loss"],
+        )
+    res = evaluate(
+        _table(p=[-2.0, 3.0, 0.4, 0.2, 0.9, 0.6]),
+        label="y",
+        prediction="y_hat",
+        score="p",
+        metrics=["roc_auc"],
+        bootstrap=0,
+    )
     assert 0 <= res.value("roc_auc") <= 1
 
 
@@ -71,8 +88,15 @@ def test_empty_input_and_empty_slice_specs() -> None:
 
 def test_empty_slice_values_are_left_out() -> None:
     t = _table(w=["a", "a", "a", None, "a", "a"])
-    res = evaluate(t, label="y", prediction="y_hat", slices=["w"], metrics=["accuracy"],
-                   bootstrap=10, min_size=3)
+    res = evaluate(
+        t,
+        label="y",
+        prediction="y_hat",
+        slices=["w"],
+        metrics=["accuracy"],
+        bootstrap=10,
+        min_size=3,
+    )
     df = res.to_pandas()
     assert list(df.slice) == ["overall", "w=a", "w=null"]
     assert list(df.small) == [False, False, True]
@@ -89,12 +113,18 @@ def test_unknown_and_inapplicable_metrics() -> None:
 
 def test_compare_refuses_mismatched_example_ids() -> None:
     a = evaluate(_table(), label="y", prediction="y_hat", bootstrap=20, metrics=["accuracy"])
-    b = evaluate(_table(example_id=np.arange(6) + 100), label="y", prediction="y_hat",
-                 bootstrap=20, metrics=["accuracy"])
+    b = evaluate(
+        _table(example_id=np.arange(6) + 100),
+        label="y",
+        prediction="y_hat",
+        bootstrap=20,
+        metrics=["accuracy"],
+    )
     with pytest.raises(InvalidArgument, match="different examples.*'example_id'"):
         compare(a, b)
-    c = evaluate(_table(), label="y", prediction="y_hat", bootstrap=20, seed=1,
-                 metrics=["accuracy"])
+    c = evaluate(
+        _table(), label="y", prediction="y_hat", bootstrap=20, seed=1, metrics=["accuracy"]
+    )
     with pytest.raises(InvalidArgument, match="same bootstrap and seed"):
         compare(a, c)
 

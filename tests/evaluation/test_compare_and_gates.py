@@ -11,8 +11,16 @@ import pytest
 from runyard.errors import InvalidArgument, InvalidFilter
 from runyard.evaluation import GateVerdict, compare, evaluate, gate, parse_rule
 
-KW = dict(label="y", prediction="y_hat", slices=["weather", "time_of_day"], crosses=2,
-          metrics=["accuracy", "f1"], bootstrap=300, seed=0, min_size=200)
+KW = dict(
+    label="y",
+    prediction="y_hat",
+    slices=["weather", "time_of_day"],
+    crosses=2,
+    metrics=["accuracy", "f1"],
+    bootstrap=300,
+    seed=0,
+    min_size=200,
+)
 
 
 def _models(n: int = 8000):  # type: ignore[no-untyped-def]
@@ -40,8 +48,18 @@ def test_compare_finds_the_regression_first(results) -> None:  # type: ignore[no
     a, b = results
     cmp = compare(a, b)
     df = cmp.to_pandas()
-    assert list(df.columns[:10]) == ["slice", "metric", "a", "b", "delta", "ci_low", "ci_high",
-                                     "p_value", "q_value", "significant"]
+    assert list(df.columns[:10]) == [
+        "slice",
+        "metric",
+        "a",
+        "b",
+        "delta",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "q_value",
+        "significant",
+    ]
     regressions = df[df.direction == "regression"]
     assert len(regressions) and df.index[: len(regressions)].tolist() == regressions.index.tolist()
     planted = regressions[regressions.slice == "weather=rain & time_of_day=night"]
@@ -58,9 +76,13 @@ def test_compare_finds_the_regression_first(results) -> None:  # type: ignore[no
 def test_gate_on_comparison_passes_and_fails_with_reasons(results) -> None:  # type: ignore[no-untyped-def]
     a, b = results
     cmp = compare(a, b)
-    verdict = gate(cmp, "accuracy >= 0.9", "delta(accuracy) >= 0",
-                   "no_slice_regression(accuracy, max_drop=0.02, min_size=200)",
-                   "not significant_regression(accuracy)")
+    verdict = gate(
+        cmp,
+        "accuracy >= 0.9",
+        "delta(accuracy) >= 0",
+        "no_slice_regression(accuracy, max_drop=0.02, min_size=200)",
+        "not significant_regression(accuracy)",
+    )
     assert isinstance(verdict, GateVerdict)
     assert not verdict.passed and not verdict
     passed = [o.passed for o in verdict.outcomes]
@@ -74,9 +96,13 @@ def test_gate_on_comparison_passes_and_fails_with_reasons(results) -> None:  # t
 
 def test_gate_on_result_with_slices(results) -> None:  # type: ignore[no-untyped-def]
     _, b = results
-    v = gate(b, "slice(weather=rain, time_of_day=night).accuracy >= 0.8",
-             "slice(weather=sun).accuracy >= 0.9", "ci_low(accuracy) > 0.88",
-             "slice(weather=hail).accuracy >= 0.5")
+    v = gate(
+        b,
+        "slice(weather=rain, time_of_day=night).accuracy >= 0.8",
+        "slice(weather=sun).accuracy >= 0.9",
+        "ci_low(accuracy) > 0.88",
+        "slice(weather=hail).accuracy >= 0.5",
+    )
     assert [o.passed for o in v.outcomes] == [False, True, True, False]
     assert "weather=rain & time_of_day=night" in v.outcomes[0].reason
     assert "no slice 'weather=hail'" in v.outcomes[3].reason

@@ -37,10 +37,28 @@ def _binary_reference(y: np.ndarray, y_hat: np.ndarray, p: np.ndarray) -> dict[s
 
 
 def test_binary_metrics_equal_sklearn_overall_and_per_slice(binary: pa.Table) -> None:
-    names = ["accuracy", "precision", "recall", "f1", "f1_macro", "roc_auc", "pr_auc",
-             "log_loss", "brier", "ece"]
-    res = evaluate(binary, label="y", prediction="y_hat", score="p", metrics=names,
-                   slices=["weather", bucket("distance", [10, 50])], crosses=2, bootstrap=20)
+    names = [
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "f1_macro",
+        "roc_auc",
+        "pr_auc",
+        "log_loss",
+        "brier",
+        "ece",
+    ]
+    res = evaluate(
+        binary,
+        label="y",
+        prediction="y_hat",
+        score="p",
+        metrics=names,
+        slices=["weather", bucket("distance", [10, 50])],
+        crosses=2,
+        bootstrap=20,
+    )
     df = res.to_pandas()
     cols = binary.to_pandas()
     cols["distance_bin"] = np.searchsorted([10, 50], cols["distance"], side="right")
@@ -75,12 +93,22 @@ def test_multiclass_label_metrics_equal_sklearn() -> None:
     keep = ~((group == "b") & ((y == "fox") | (y_hat == "fox")))
     y, y_hat, group = y[keep], y_hat[keep], group[keep]
     table = pa.table({"y": y, "y_hat": y_hat, "g": group})
-    names = ["accuracy", "precision", "recall", "f1", "f1_macro", "recall_macro", "f1[dog]",
-             "precision[eel]"]
-    res = evaluate(table, label="y", prediction="y_hat", metrics=names, slices=["g"],
-                   bootstrap=0)
-    for label, mask in (("overall", np.ones(len(y), bool)), ("g=a", group == "a"),
-                        ("g=b", group == "b")):
+    names = [
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "f1_macro",
+        "recall_macro",
+        "f1[dog]",
+        "precision[eel]",
+    ]
+    res = evaluate(table, label="y", prediction="y_hat", metrics=names, slices=["g"], bootstrap=0)
+    for label, mask in (
+        ("overall", np.ones(len(y), bool)),
+        ("g=a", group == "a"),
+        ("g=b", group == "b"),
+    ):
         yt, yp = y[mask], y_hat[mask]
         ref = {
             "accuracy": skm.accuracy_score(yt, yp),
@@ -90,8 +118,9 @@ def test_multiclass_label_metrics_equal_sklearn() -> None:
             "f1_macro": skm.f1_score(yt, yp, average="macro", zero_division=0),
             "recall_macro": skm.recall_score(yt, yp, average="macro", zero_division=0),
             "f1[dog]": skm.f1_score(yt, yp, labels=["dog"], average=None, zero_division=0)[0],
-            "precision[eel]": skm.precision_score(yt, yp, labels=["eel"], average=None,
-                                                  zero_division=0)[0],
+            "precision[eel]": skm.precision_score(
+                yt, yp, labels=["eel"], average=None, zero_division=0
+            )[0],
         }
         for name in names:
             assert res.value(name, label) == pytest.approx(ref[name], abs=TOL), (label, name)
@@ -103,16 +132,22 @@ def test_regression_metrics_equal_sklearn() -> None:
     y = 1e4 + rng.normal(size=n) * 3  # a large mean: sums must not cancel catastrophically
     y_hat = y + rng.normal(size=n)
     g = rng.choice(["x", "y"], n)
-    res = evaluate(pa.table({"y": y, "y_hat": y_hat, "g": g}), label="y", prediction="y_hat",
-                   slices=["g"], bootstrap=10)
+    res = evaluate(
+        pa.table({"y": y, "y_hat": y_hat, "g": g}),
+        label="y",
+        prediction="y_hat",
+        slices=["g"],
+        bootstrap=10,
+    )
     assert res.metrics == ("mae", "rmse", "r2")
     for label, mask in (("overall", np.ones(n, bool)), ("g=x", g == "x")):
         assert res.value("mae", label) == pytest.approx(
-            skm.mean_absolute_error(y[mask], y_hat[mask]), abs=TOL)
+            skm.mean_absolute_error(y[mask], y_hat[mask]), abs=TOL
+        )
         assert res.value("rmse", label) == pytest.approx(
-            skm.root_mean_squared_error(y[mask], y_hat[mask]), abs=TOL)
-        assert res.value("r2", label) == pytest.approx(skm.r2_score(y[mask], y_hat[mask]),
-                                                      abs=TOL)
+            skm.root_mean_squared_error(y[mask], y_hat[mask]), abs=TOL
+        )
+        assert res.value("r2", label) == pytest.approx(skm.r2_score(y[mask], y_hat[mask]), abs=TOL)
 
 
 def test_string_labels_with_pos_label_and_user_metric() -> None:
@@ -122,9 +157,15 @@ def test_string_labels_with_pos_label_and_user_metric() -> None:
     y = np.where(rng.random(n) < p, "spam", "ham")
     y_hat = np.where(p >= 0.5, "spam", "ham")
     table = pa.table({"y": y, "y_hat": y_hat, "p": p, "cost": rng.random(n)})
-    res = evaluate(table, label="y", prediction="y_hat", score="p", pos_label="spam",
-                   metrics=["f1", "roc_auc", MeanMetric("cost", _cost, needs=("cost",))],
-                   bootstrap=0)
+    res = evaluate(
+        table,
+        label="y",
+        prediction="y_hat",
+        score="p",
+        pos_label="spam",
+        metrics=["f1", "roc_auc", MeanMetric("cost", _cost, needs=("cost",))],
+        bootstrap=0,
+    )
     assert res.value("f1") == pytest.approx(skm.f1_score(y, y_hat, pos_label="spam"), abs=TOL)
     assert res.value("roc_auc") == pytest.approx(skm.roc_auc_score(y == "spam", p), abs=TOL)
     assert res.value("cost") == pytest.approx(table["cost"].to_numpy().mean(), abs=TOL)
@@ -138,7 +179,6 @@ def test_prediction_derived_from_score_and_default_metrics() -> None:
     rng = np.random.default_rng(2)
     p = rng.random(1000)
     y = (rng.random(1000) < p).astype(int)
-    res = evaluate(pa.table({"y": y, "p": p}), label="y", prediction=None, score="p",
-                   bootstrap=0)
+    res = evaluate(pa.table({"y": y, "p": p}), label="y", prediction=None, score="p", bootstrap=0)
     assert set(res.metrics) >= {"accuracy", "f1", "roc_auc", "log_loss", "ece"}
     assert res.value("accuracy") == pytest.approx(skm.accuracy_score(y, p >= 0.5), abs=TOL)

@@ -17,10 +17,16 @@ def test_planted_failure_cross_is_ranked_first() -> None:
     y = rng.integers(0, 2, n)
     accuracy = np.where((weather == "rain") & (tod == "night"), 0.55, 0.92)
     y_hat = np.where(rng.random(n) < accuracy, y, 1 - y)
-    t = pa.table({"y": y, "y_hat": y_hat, "weather": weather, "time_of_day": tod,
-                  "road": road})
-    res = evaluate(t, label="y", prediction="y_hat", metrics=["accuracy", "f1"],
-                   slices=["weather", "time_of_day", "road"], crosses=2, bootstrap=50)
+    t = pa.table({"y": y, "y_hat": y_hat, "weather": weather, "time_of_day": tod, "road": road})
+    res = evaluate(
+        t,
+        label="y",
+        prediction="y_hat",
+        metrics=["accuracy", "f1"],
+        slices=["weather", "time_of_day", "road"],
+        crosses=2,
+        bootstrap=50,
+    )
     worst = res.worst_slices("accuracy", k=5).to_pylist()
     assert worst[0]["slice"] == "weather=rain & time_of_day=night"
     assert worst[0]["gap"] > 0.3
@@ -33,10 +39,17 @@ def test_failures_are_the_most_confident_errors_with_ids() -> None:
     n = 5000
     p = rng.random(n)
     y = (rng.random(n) < p).astype(int)
-    t = pa.table({"example_id": [f"img-{i:05d}" for i in range(n)], "y": y, "p": p,
-                  "weather": rng.choice(["rain", "sun"], n)})
-    res = evaluate(t, label="y", prediction=None, score="p", slices=["weather"],
-                   bootstrap=0, keep_failures=50)
+    t = pa.table(
+        {
+            "example_id": [f"img-{i:05d}" for i in range(n)],
+            "y": y,
+            "p": p,
+            "weather": rng.choice(["rain", "sun"], n),
+        }
+    )
+    res = evaluate(
+        t, label="y", prediction=None, score="p", slices=["weather"], bootstrap=0, keep_failures=50
+    )
     top = res.failures(k=10).to_pandas()
     y_hat = (p >= 0.5).astype(int)
     confidence = np.where(y_hat == 1, p, 1 - p)

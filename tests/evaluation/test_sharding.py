@@ -14,8 +14,16 @@ from runyard.evaluation.bootstrap import id_hashes, poisson_weights
 from runyard.executors import get_executor
 
 METRICS = ["accuracy", "f1", "roc_auc", "pr_auc", "log_loss", "ece"]
-KW = dict(label="y", prediction="y_hat", score="p", metrics=METRICS, bootstrap=200,
-          slices=["weather", "time_of_day", bucket("distance", [10, 50])], crosses=2, seed=7)
+KW = dict(
+    label="y",
+    prediction="y_hat",
+    score="p",
+    metrics=METRICS,
+    bootstrap=200,
+    slices=["weather", "time_of_day", bucket("distance", [10, 50])],
+    crosses=2,
+    seed=7,
+)
 
 
 def _same(a, b) -> None:  # type: ignore[no-untyped-def]
@@ -24,8 +32,9 @@ def _same(a, b) -> None:  # type: ignore[no-untyped-def]
     assert ta.column("n").to_pylist() == tb.column("n").to_pylist()
     for col in ("value", "ci_low", "ci_high"):
         # sums merge in a different order across shards: equal up to float64 re-association
-        np.testing.assert_allclose(ta.column(col).to_numpy(), tb.column(col).to_numpy(),
-                                   rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(
+            ta.column(col).to_numpy(), tb.column(col).to_numpy(), rtol=1e-12, atol=1e-14
+        )
     np.testing.assert_allclose(a.replicates, b.replicates, rtol=1e-12, atol=1e-14)
     assert a.config.fingerprint == b.config.fingerprint
 

@@ -13,8 +13,15 @@ from runyard.tracking.client import Client, start_run
 
 def test_result_round_trips_through_a_run(make_binary) -> None:  # type: ignore[no-untyped-def]
     table = make_binary(3000, seed=8)
-    kw = dict(label="y", prediction="y_hat", score="p", slices=["weather", "time_of_day"],
-              crosses=2, metrics=["accuracy", "roc_auc", "ece"], bootstrap=100)
+    kw = dict(
+        label="y",
+        prediction="y_hat",
+        score="p",
+        slices=["weather", "time_of_day"],
+        crosses=2,
+        metrics=["accuracy", "roc_auc", "ece"],
+        bootstrap=100,
+    )
     with start_run(experiment="eval-test", synchronous=True) as run:
         res = evaluate(table, run=run, **kw)
         run_id = run.run_id

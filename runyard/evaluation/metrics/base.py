@@ -84,7 +84,7 @@ class BatchView:
 
     def positive(self, ctx: TaskContext) -> FloatArray:
         """1.0 where the label is the positive class, else 0.0."""
-        return (self.y == ctx.positive).astype(np.float64)
+        return np.asarray(self.y == ctx.positive, dtype=np.float64)
 
 
 TallyFn = Callable[[BatchView, TaskContext], tuple[IntArray | None, FloatArray | None]]

@@ -21,7 +21,8 @@ def get_store(uri: str | None = None) -> TrackingStore:
     """Open the tracking store at ``uri`` (else ``$RUNYARD_TRACKING_URI``, else local SQLite).
 
     Args:
-        uri: ``sqlite:///path.db``, ``postgresql://user@host:port/db`` (``+driver`` allowed).
+        uri: ``sqlite:///path.db``, ``postgresql://user@host:port/db`` (``+driver`` allowed),
+            or ``http(s)://host:port`` for a runyard server.
 
     Raises:
         InvalidArgument: the URI scheme is not one runyard knows.
@@ -37,10 +38,9 @@ def get_store(uri: str | None = None) -> TrackingStore:
 
         return SqlTrackingStore(resolved)
     if scheme in ("http", "https"):
-        raise InvalidArgument(
-            f"cannot open {resolved!r}: this runyard installation has no REST tracking store; "
-            "use a sqlite:// or postgresql:// URI"
-        )
+        from runyard.tracking.store.rest import RestTrackingStore
+
+        return RestTrackingStore(resolved)
     raise InvalidArgument(
         f"unknown tracking URI scheme {scheme!r} in {resolved!r}; "
         "expected sqlite://, postgresql:// or http(s)://"

@@ -32,7 +32,6 @@ def test_env_var_and_missing_parent_directories(
 @pytest.mark.parametrize(
     ("uri", "message"),
     [
-        ("http://127.0.0.1:5000", "no REST tracking store"),
         ("ftp://somewhere", "unknown tracking URI scheme"),
         ("mysql://root@127.0.0.1/db", "expected sqlite://, postgresql://"),
     ],

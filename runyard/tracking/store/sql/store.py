@@ -38,6 +38,7 @@ from runyard.tracking.store.sql.engine import get_engine
 from runyard.tracking.store.sql.errors import translate_errors
 from runyard.tracking.store.sql.metrics import read_series
 from runyard.tracking.store.sql.reader import load_experiments, load_runs, parse_experiment_id
+from runyard.tracking.store.sql.registry import SqlRegistryMixin
 from runyard.tracking.store.sql.schema import (
     artifact_refs,
     cache_entries,
@@ -49,6 +50,7 @@ from runyard.tracking.store.sql.schema import (
 from runyard.tracking.store.sql.schema import tags as tags_table
 from runyard.tracking.store.sql.search import SearchQuery, search_run_ids
 from runyard.tracking.store.sql.statements import insert_ignore, upsert
+from runyard.tracking.store.sql.tokens import SqlTokenMixin
 from runyard.tracking.store.sql.validation import (
     check_key,
     check_metrics,
@@ -81,7 +83,7 @@ def _offset(page_token: str | None) -> dict[str, object]:
     return state
 
 
-class SqlTrackingStore(TrackingStore):
+class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
     """A :class:`TrackingStore` on SQLite or PostgreSQL.
 
     The schema is upgraded to the newest migration when the store opens. Instances are

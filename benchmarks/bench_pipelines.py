@@ -1,0 +1,309 @@
+"""Pipeline overhead: runyard (inline and process pool) side by side with Prefect and Metaflow.
+
+Workloads: a chain of no-op steps (each depends on the previous) and a fan-out of no-op
+steps (one step mapped over a list). Reported per step, end to end: graph, cache keys,
+tracking (every step call is a child run in SQLite, its output in the artifact folder), and
+execution. For runyard the time spent inside tracking-store calls is also shown, so what the
+pipeline engine itself costs is visible apart from the store. A cache hit is measured on a
+second run of the chain.
+
+Usage: python benchmarks/bench_pipelines.py [--quick] [--skip prefect,metaflow]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+RESULTS = ROOT / "results" / "pipelines.json"
+
+# -- runyard --------------------------------------------------------------------------------
+
+
+def _timed_store(store: Any) -> dict[str, float]:
+    """Wrap the store's methods on the instance to add up the seconds spent inside them."""
+    spent = {"seconds": 0.0}
+    for name in (
+        "create_run",
+        "log_batch",
+        "update_run",
+        "log_artifact_refs",
+        "add_lineage",
+        "get_cache_entry",
+        "put_cache_entry",
+        "get_experiment_by_name",
+        "create_experiment",
+    ):
+        method = getattr(store, name)
+
+        def timed(*a: Any, __m: Callable[..., Any] = method, **k: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return __m(*a, **k)
+            finally:
+                spent["seconds"] += time.perf_counter() - t
+
+        setattr(store, name, timed)
+    return spent
+
+
+def bench_runyard(chain_n: int, fan_n: int) -> dict[str, Any]:
+    import runyard.pipelines as ry
+    from runyard.artifacts import open_cas
+    from runyard.executors import InlineExecutor, ProcessExecutor
+    from runyard.tracking.store import get_store
+
+    @ry.step
+    def noop(x: int) -> int:
+        return x + 1  # distinct values, so a chain's steps have distinct cache keys
+
+    @ry.pipeline(name="bench_chain")
+    def chain(x: int = 0):
+        v = x
+        for _ in range(chain_n):
+            v = noop(v)
+        return v
+
+    @ry.pipeline(name="bench_fan")
+    def fan(xs: list[int] = list(range(fan_n))):  # noqa: B006, B008
+        return noop.map(x=xs)
+
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = get_store(f"sqlite:///{tmp}/runyard.db")
+        cas = open_cas(f"{tmp}/artifacts")
+        spent = _timed_store(store)
+        pool = ProcessExecutor(max_workers=2)
+        pool.prestart()
+        pool.submit(int, 0).result()  # both workers warm
+        chain.graph(), fan.graph()
+
+        def run(label: str, pipe: Any, steps: int, executor: Any, **kw: Any) -> None:
+            spent["seconds"] = 0.0
+            t = time.perf_counter()
+            result = pipe.run(executor=executor, store=store, artifacts=cas, **kw)
+            total = time.perf_counter() - t
+            assert len(result.steps) == steps
+            out[label] = {
+                "steps": steps,
+                "ms_per_step": total / steps * 1e3,
+                "store_ms_per_step": spent["seconds"] / steps * 1e3,
+                "engine_ms_per_step": (total - spent["seconds"]) / steps * 1e3,
+            }
+
+        inline = InlineExecutor()
+        run("chain_inline", chain, chain_n, inline, cache=False, x=1)
+        run("chain_process", chain, chain_n, pool, cache=False, x=2)
+        run("fan_inline", fan, fan_n, inline, cache=False)
+        run("fan_process", fan, fan_n, pool, cache=False)
+        run("chain_miss_then_cached", chain, chain_n, inline, x=3)
+        run("chain_cache_hit", chain, chain_n, inline, x=3)
+        pool.shutdown()
+        store.close()
+    return out
+
+
+# -- peers (each in its own process, so a broken install cannot take the run down) -----------
+
+PREFECT = """
+import json, sys, time
+from prefect import flow, task
+
+@task
+def noop(x):
+    return x
+
+@flow
+def chain(n):
+    v = 0
+    for _ in range(n):
+        v = noop(v)
+    return v
+
+@flow
+def fan(n):
+    futures = noop.map(list(range(n)))
+    return [f.result() for f in futures]
+
+chain_n, fan_n = int(sys.argv[1]), int(sys.argv[2])
+chain(2)  # starts Prefect's local server and warms it; not timed
+t = time.perf_counter(); chain(chain_n); c = time.perf_counter() - t
+t = time.perf_counter(); fan(fan_n); f = time.perf_counter() - t
+print(json.dumps({"chain": {"steps": chain_n, "ms_per_step": c / chain_n * 1e3},
+                  "fan": {"steps": fan_n, "ms_per_step": f / fan_n * 1e3}}))
+"""
+
+
+def _metaflow_chain(n: int) -> str:
+    steps = ["    @step\n    def start(self):\n        self.x = 0\n        self.next(self.s0)\n"]
+    for i in range(n):
+        nxt = f"s{i + 1}" if i + 1 < n else "end"
+        steps.append(f"    @step\n    def s{i}(self):\n        self.next(self.{nxt})\n")
+    steps.append("    @step\n    def end(self):\n        pass\n")
+    head = "from metaflow import FlowSpec, step\n\nclass ChainFlow(FlowSpec):\n"
+    return head + "\n".join(steps) + "\nif __name__ == '__main__':\n    ChainFlow()\n"
+
+
+def _metaflow_fan(n: int) -> str:
+    return textwrap.dedent(
+        f"""
+        from metaflow import FlowSpec, step
+
+        class FanFlow(FlowSpec):
+            @step
+            def start(self):
+                self.items = list(range({n}))
+                self.next(self.work, foreach="items")
+
+            @step
+            def work(self):
+                self.y = self.input
+                self.next(self.join)
+
+            @step
+            def join(self, inputs):
+                self.ys = [i.y for i in inputs]
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            FanFlow()
+        """
+    )
+
+
+def _run_peer(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[float, str]:
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    elapsed = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise RuntimeError((proc.stderr or proc.stdout)[-800:])
+    return elapsed, proc.stdout
+
+
+def bench_prefect(chain_n: int, fan_n: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            "PREFECT_HOME": tmp,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+            "DO_NOT_TRACK": "1",
+        }
+        env.pop("PREFECT_API_URL", None)
+        script = Path(tmp) / "prefect_bench.py"
+        script.write_text(PREFECT)
+        _, stdout = _run_peer([sys.executable, str(script), str(chain_n), str(fan_n)], env, 1800)
+        result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+        return result
+
+
+def bench_metaflow(chain_n: int, fan_n: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            "METAFLOW_HOME": tmp,
+            "METAFLOW_DEFAULT_DATASTORE": "local",
+            "METAFLOW_DEFAULT_METADATA": "local",
+            "METAFLOW_DATASTORE_SYSROOT_LOCAL": tmp,
+            "USERNAME": "bench",
+        }
+        for label, source, steps in (
+            ("chain", _metaflow_chain(chain_n), chain_n + 2),
+            ("fan", _metaflow_fan(fan_n), fan_n + 3),
+        ):
+            path = Path(tmp) / f"{label}_flow.py"
+            path.write_text(source)
+            cmd = [sys.executable, str(path), "--no-pylint", "--quiet", "run", "--max-workers", "2"]
+            elapsed, _ = _run_peer(cmd, env, 3600)
+            out[label] = {"steps": steps, "ms_per_step": elapsed / steps * 1e3}
+    return out
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--skip", default="", help="comma-separated peers to skip")
+    args = parser.parse_args()
+    chain_n, fan_n = (20, 100) if args.quick else (100, 1000)
+    mf_chain, mf_fan = (5, 10) if args.quick else (20, 50)  # Metaflow: ~0.5 s per step
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+
+    report: dict[str, Any] = {
+        "quick": args.quick,
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+        "sizes": {
+            "chain": chain_n,
+            "fan": fan_n,
+            "metaflow_chain": mf_chain,
+            "metaflow_fan": mf_fan,
+        },
+        "runyard": bench_runyard(chain_n, fan_n),
+        "peers": {},
+        "notes": [],
+    }
+    for name, fn, sizes in (
+        ("prefect", bench_prefect, (chain_n, fan_n)),
+        ("metaflow", bench_metaflow, (mf_chain, mf_fan)),
+    ):
+        if name in skip:
+            report["notes"].append(f"{name}: skipped by --skip")
+            continue
+        try:
+            report["peers"][name] = fn(*sizes)
+        except Exception as e:  # a peer that will not install or run offline is reported
+            report["notes"].append(f"{name}: could not run: {type(e).__name__}: {e}")
+
+    ry = report["runyard"]
+    rows = [
+        ("chain, inline", ry["chain_inline"]),
+        ("chain, process pool", ry["chain_process"]),
+        ("fan-out, inline", ry["fan_inline"]),
+        ("fan-out, process pool", ry["fan_process"]),
+        ("chain, all cache hits", ry["chain_cache_hit"]),
+    ]
+    print(f"\nPer-step overhead (chain of {chain_n}, fan-out of {fan_n} no-op steps)\n")
+    header = ["runyard ms", "in store", "engine", "prefect", "metaflow"]
+    columns = " ".join(f"{h:>9}" for h in header)
+    print(f"{'workload':28} {columns}  prefect/ry  metaflow/ry")
+    for label, r in rows:
+        kind = "chain" if label.startswith("chain") and "hits" not in label else "fan"
+        peers = [
+            report["peers"].get(p, {}).get(kind, {}).get("ms_per_step")
+            for p in ("prefect", "metaflow")
+        ]
+        if "hits" in label:
+            peers = [None, None]
+        cells = [f"{p:9.2f}" if p else f"{'-':>9}" for p in peers]
+        ratios = [f"{p / r['ms_per_step']:10.1f}x" if p else f"{'-':>11}" for p in peers]
+        print(
+            f"{label:28} {r['ms_per_step']:11.3f} {r['store_ms_per_step']:9.3f} "
+            f"{r['engine_ms_per_step']:8.3f} {cells[0]} {cells[1]} {ratios[0]} {ratios[1]:>12}"
+        )
+    for note in report["notes"]:
+        print("note:", note)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2))
+    print(f"\nwrote {RESULTS.relative_to(ROOT.parent)}")
+
+
+if __name__ == "__main__":
+    main()

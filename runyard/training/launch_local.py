@@ -1,0 +1,186 @@
+"""The local launcher: one attempt of N workers as tasks on a runyard executor.
+
+runyard launches the workers itself rather than through torch's elastic agent
+(``torchrun``): the driver already has to supervise attempts to record them on the run,
+so a second supervisor in between would only add a process and a polling interval. Each
+attempt:
+
+1. submits ``run_worker(spec)`` for every rank to the executor — by default a fresh
+   :class:`~runyard.executors.ProcessExecutor` of exactly N processes, one per rank;
+2. waits on the N futures, checking every few milliseconds;
+3. at the first failure — a worker lost (its future raises ``WorkerLost``) or a worker
+   whose function raised — aborts the attempt: sets the rendezvous ``abort`` key (every
+   worker's watchdog ends its process within 0.1 s) and, when the launcher owns the
+   executor, shuts it down without waiting (killing every worker process). No survivor is
+   left blocked in a collective, so nothing hangs;
+4. classifies the attempt: a user error (an exception raised by the user's own code, not a
+   communication error caused by a vanished peer) is final unless retries of user errors
+   were asked for; a lost worker is retryable.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
+
+from runyard.errors import InvalidArgument
+from runyard.executors import Executor, Resources, TaskTimeout, WorkerLost, get_executor
+from runyard.training._rendezvous import RendezvousHost
+from runyard.training._spec import WorkerOutcome, WorkerSpec
+from runyard.training._worker import run_worker
+
+__all__ = ["AttemptOutcome", "LocalLauncher"]
+
+_POLL_S = 0.02
+_GRACE_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptOutcome:
+    """How one attempt of the whole group ended.
+
+    Attributes:
+        ok: every worker's function returned.
+        retryable: a worker was lost (not an error in the user's code).
+        cause: a one-line description of the failure ("" when ok).
+        user_error: the failing worker's outcome when the user's code raised.
+        failed_at_ms: when the driver saw the failure, milliseconds since the epoch.
+    """
+
+    ok: bool
+    retryable: bool = False
+    cause: str = ""
+    user_error: WorkerOutcome | None = None
+    failed_at_ms: int = 0
+
+
+class LocalLauncher:
+    """Runs attempts on local worker processes (or on any executor passed in).
+
+    Args:
+        executor: None or ``"process"`` for a fresh process pool of N workers per attempt
+            (owned, and killed on failure), or an :class:`Executor` the caller owns (it must
+            run N tasks at once and isolate them; on failure its tasks end through the
+            rendezvous abort).
+
+    Raises:
+        InvalidArgument: an executor that cannot run the workers side by side.
+    """
+
+    host = "127.0.0.1"
+
+    def __init__(self, executor: str | Executor | None = None) -> None:
+        if isinstance(executor, str) and executor.partition(":")[0] != "process":
+            raise InvalidArgument(
+                f"the local launcher runs on 'process' or an Executor, not {executor!r}"
+            )
+        self._given = executor if isinstance(executor, Executor) else None
+
+    def describe(self, workers: int) -> str:
+        """Where the workers run, for displays and tags."""
+        if self._given is not None:
+            return self._given.describe_worker()
+        return f"{workers} local processes"
+
+    def check(self, workers: int) -> None:
+        """Refuse an executor that cannot host ``workers`` ranks side by side."""
+        if self._given is not None and self._given.parallelism < workers:
+            raise InvalidArgument(
+                f"{self._given.describe_worker()} runs {self._given.parallelism} task(s) at "
+                f"once; training needs all {workers} workers at once"
+            )
+
+    def run_attempt(
+        self,
+        specs: Sequence[WorkerSpec],
+        rendezvous: RendezvousHost,
+        on_poll: Callable[[], None] | None = None,
+    ) -> AttemptOutcome:
+        """Run every rank of one attempt and wait until the group finished or was stopped."""
+        owned = self._given is None
+        executor = get_executor(f"process:{len(specs)}") if owned else self._given
+        if executor is None:  # narrowed for the type checker
+            raise InvalidArgument("no executor")
+        attempt = specs[0].attempt
+        futures: dict[Future[WorkerOutcome], int] = {}
+        outcomes: list[WorkerOutcome] = []
+        lost: list[tuple[int, BaseException]] = []
+        failed_at = 0.0
+        settled = False
+        try:
+            for spec in specs:
+                resources = Resources(cpus=spec.cpus, gpus=spec.gpus)
+                futures[executor.submit(run_worker, spec, resources=resources)] = spec.rank
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=_POLL_S, return_when=FIRST_COMPLETED)
+                for future in done:
+                    failed = self._collect(future, futures[future], outcomes, lost)
+                    if failed and not failed_at:
+                        failed_at = time.time()
+                        rendezvous.abort(attempt)
+                        if owned:
+                            executor.shutdown(wait=False)
+                if on_poll is not None:
+                    on_poll()
+                if failed_at and time.time() - failed_at > _GRACE_S:
+                    break
+            settled = True
+        finally:
+            if not settled:  # the driver itself was interrupted: stop the group, now
+                rendezvous.abort(attempt)
+            if owned:
+                executor.shutdown(wait=settled and not failed_at)
+        return _classify(outcomes, lost, int(failed_at * 1000))
+
+    @staticmethod
+    def _collect(
+        future: Future[WorkerOutcome],
+        rank: int,
+        outcomes: list[WorkerOutcome],
+        lost: list[tuple[int, BaseException]],
+    ) -> bool:
+        try:
+            outcome = future.result()
+        except (WorkerLost, TaskTimeout) as e:
+            lost.append((rank, e))
+            return True
+        except Exception as e:  # noqa: BLE001 - the worker's launch itself failed: final
+            outcome = WorkerOutcome(
+                rank,
+                ok=False,
+                error_type=f"{type(e).__module__}.{type(e).__qualname__}",
+                message=str(e),
+                traceback="".join(traceback.format_exception(e)),
+                exception=e,
+            )
+        outcomes.append(outcome)
+        return not outcome.ok
+
+
+def _classify(
+    outcomes: list[WorkerOutcome], lost: list[tuple[int, BaseException]], failed_at_ms: int
+) -> AttemptOutcome:
+    if not lost and all(o.ok for o in outcomes):
+        return AttemptOutcome(ok=True)
+    user = [o for o in outcomes if not o.ok and not o.communication]
+    if user:
+        first = user[0]
+        name = first.error_type.rpartition(".")[2]
+        return AttemptOutcome(
+            ok=False,
+            retryable=False,
+            cause=f"rank {first.rank} raised {name}: {first.message}",
+            user_error=first,
+            failed_at_ms=failed_at_ms,
+        )
+    if lost:
+        rank, error = lost[0]
+        cause = f"worker lost: rank {rank}: {error}"
+    else:
+        first = next(o for o in outcomes if not o.ok)
+        cause = f"worker group broken: rank {first.rank}: {first.message.splitlines()[0]}"
+    return AttemptOutcome(ok=False, retryable=True, cause=cause, failed_at_ms=failed_at_ms)

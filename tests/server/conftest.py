@@ -1,0 +1,117 @@
+"""Servers for the server tests: in-process (uvicorn in a thread) and real processes.
+
+Real servers run ``runyard server`` in a child process on a free loopback port and are
+stopped by their process id. A fresh PostgreSQL database is made per session for the tests
+that need one, and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _ry_servers import (  # noqa: E402 - after the sys.path line above
+    PG_SERVER,
+    InProcessServer,
+    ServerProcess,
+    free_port,
+    spawn_cli,
+    wait_healthy,
+)
+
+from runyard.artifacts import get_artifact_store
+from runyard.server import create_app
+from runyard.tracking.store import get_store
+
+
+@pytest.fixture
+def spawn_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., ServerProcess]]:
+    """Start `runyard server` processes; every one is stopped (by pid) at the end."""
+    started: list[ServerProcess] = []
+
+    def spawn(
+        backend: str | None = None,
+        *extra: str,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+    ) -> ServerProcess:
+        root = tmp_path_factory.mktemp("server")
+        port = free_port()
+        args = [
+            "server",
+            "--backend-store-uri", backend or f"sqlite:///{root / 'runyard.db'}",
+            "--artifact-uri", str(root / "artifacts"),
+            "--host", "127.0.0.1",
+            "--port", str(port),
+            "--workers", str(workers),
+            *extra,
+        ]  # fmt: skip
+        full_env = {**os.environ, "RUNYARD_HOME": str(root / "home"), **(env or {})}
+        proc = spawn_cli(args, full_env)
+        server = ServerProcess(proc, f"http://127.0.0.1:{port}", port, args, full_env)
+        started.append(server)
+        wait_healthy(server.url, proc=proc)
+        return server
+
+    yield spawn
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[Callable[[], str]]:
+    """A callable making fresh PostgreSQL databases (all dropped at the end of the session)."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(f"{PG_SERVER.replace('postgresql', 'postgresql+psycopg')}/test",
+                             isolation_level="AUTOCOMMIT")  # fmt: skip
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as e:
+        admin.dispose()
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is unreachable: {e.orig}")
+        pytest.skip(f"PostgreSQL is unreachable: {e.orig}")
+    made: list[str] = []
+
+    def create() -> str:
+        name = f"runyard_server_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        made.append(name)
+        return f"{PG_SERVER}/{name}"
+
+    yield create
+    from runyard.tracking.store.sql import engine as engines
+
+    for engine in list(engines._engines.values()):
+        engine.dispose()
+    with admin.connect() as conn:
+        for name in made:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer]:
+    """One in-process server over a SQLite store, shared by a module's tests."""
+    root = tmp_path_factory.mktemp("inproc")
+    store = get_store(f"sqlite:///{root / 'runyard.db'}")
+    app = create_app(store, get_artifact_store(str(root / "artifacts")), max_body_bytes=1 << 20)
+    with InProcessServer(app) as server:
+        server.artifact_root = root / "artifacts"  # type: ignore[attr-defined]
+        yield server
+
+
+@pytest.fixture
+def artifact_root(app_server: InProcessServer) -> Path:
+    return app_server.artifact_root  # type: ignore[attr-defined,no-any-return]
