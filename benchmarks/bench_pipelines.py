@@ -21,6 +21,7 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,21 +31,10 @@ RESULTS = ROOT / "results" / "pipelines.json"
 # -- runyard --------------------------------------------------------------------------------
 
 
-def _timed_store(store: Any) -> dict[str, float]:
-    """Wrap the store's methods on the instance to add up the seconds spent inside them."""
-    spent = {"seconds": 0.0}
-    for name in (
-        "create_run",
-        "log_batch",
-        "update_run",
-        "log_artifact_refs",
-        "add_lineage",
-        "get_cache_entry",
-        "put_cache_entry",
-        "get_experiment_by_name",
-        "create_experiment",
-    ):
-        method = getattr(store, name)
+def _timed(obj: Any, names: tuple[str, ...], spent: dict[str, float]) -> None:
+    """Wrap methods on the instance to add up the seconds spent inside them."""
+    for name in names:
+        method = getattr(obj, name)
 
         def timed(*a: Any, __m: Callable[..., Any] = method, **k: Any) -> Any:
             t = time.perf_counter()
@@ -53,8 +43,37 @@ def _timed_store(store: Any) -> dict[str, float]:
             finally:
                 spent["seconds"] += time.perf_counter() - t
 
-        setattr(store, name, timed)
-    return spent
+        setattr(obj, name, timed)
+
+
+STORE_METHODS = (
+    "create_run",
+    "log_batch",
+    "update_run",
+    "log_artifact_refs",
+    "add_lineage",
+    "get_cache_entry",
+    "put_cache_entry",
+    "get_experiment_by_name",
+    "create_experiment",
+)
+CAS_METHODS = ("put_bytes", "get_bytes", "has", "open")
+
+
+def bench_executors(tasks: int) -> dict[str, Any]:
+    """The executors alone: submit and collect ``tasks`` no-op calls."""
+    from runyard.executors import InlineExecutor, ProcessExecutor
+
+    out: dict[str, Any] = {}
+    with InlineExecutor() as inline, ProcessExecutor(max_workers=2) as pool:
+        pool.prestart()
+        pool.submit(int, 0).result()
+        for label, ex in (("inline", inline), ("process", pool)):
+            t = time.perf_counter()
+            for f in [ex.submit(int, i) for i in range(tasks)]:
+                f.result()
+            out[label] = {"tasks": tasks, "ms_per_task": (time.perf_counter() - t) / tasks * 1e3}
+    return out
 
 
 def bench_runyard(chain_n: int, fan_n: int) -> dict[str, Any]:
@@ -82,7 +101,9 @@ def bench_runyard(chain_n: int, fan_n: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         store = get_store(f"sqlite:///{tmp}/runyard.db")
         cas = open_cas(f"{tmp}/artifacts")
-        spent = _timed_store(store)
+        spent = {"seconds": 0.0}
+        _timed(store, STORE_METHODS, spent)
+        _timed(cas, CAS_METHODS, spent)
         pool = ProcessExecutor(max_workers=2)
         pool.prestart()
         pool.submit(int, 0).result()  # both workers warm
@@ -97,11 +118,18 @@ def bench_runyard(chain_n: int, fan_n: int) -> dict[str, Any]:
             out[label] = {
                 "steps": steps,
                 "ms_per_step": total / steps * 1e3,
-                "store_ms_per_step": spent["seconds"] / steps * 1e3,
+                "stores_ms_per_step": spent["seconds"] / steps * 1e3,
                 "engine_ms_per_step": (total - spent["seconds"]) / steps * 1e3,
             }
 
         inline = InlineExecutor()
+
+        @ry.pipeline(name="bench_warmup")
+        def warmup(x: int = 0):
+            return noop(noop(x))
+
+        for ex in (inline, pool):  # one-time costs (imports, experiment, folders) untimed
+            warmup.run(executor=ex, store=store, artifacts=cas)
         run("chain_inline", chain, chain_n, inline, cache=False, x=1)
         run("chain_process", chain, chain_n, pool, cache=False, x=2)
         run("fan_inline", fan, fan_n, inline, cache=False)
@@ -194,7 +222,7 @@ def _run_peer(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[floa
     return elapsed, proc.stdout
 
 
-def bench_prefect(chain_n: int, fan_n: int) -> dict[str, Any]:
+def bench_prefect(chain_n: int, fan_n: int, python: str = sys.executable) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         env = {
             **os.environ,
@@ -206,7 +234,7 @@ def bench_prefect(chain_n: int, fan_n: int) -> dict[str, Any]:
         env.pop("PREFECT_API_URL", None)
         script = Path(tmp) / "prefect_bench.py"
         script.write_text(PREFECT)
-        _, stdout = _run_peer([sys.executable, str(script), str(chain_n), str(fan_n)], env, 1800)
+        _, stdout = _run_peer([python, str(script), str(chain_n), str(fan_n)], env, 1800)
         result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
         return result
 
@@ -241,6 +269,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--skip", default="", help="comma-separated peers to skip")
+    parser.add_argument(
+        "--prefect-python",
+        default=os.environ.get("RUNYARD_BENCH_PREFECT_PYTHON", sys.executable),
+        help="the interpreter with Prefect installed (a separate venv when Prefect's pins "
+        "clash with this environment's FastAPI)",
+    )
     args = parser.parse_args()
     chain_n, fan_n = (20, 100) if args.quick else (100, 1000)
     mf_chain, mf_fan = (5, 10) if args.quick else (20, 50)  # Metaflow: ~0.5 s per step
@@ -256,12 +290,15 @@ def main() -> None:
             "metaflow_chain": mf_chain,
             "metaflow_fan": mf_fan,
         },
+        "load_average_1m": os.getloadavg()[0],
+        "runyard_executors": bench_executors(fan_n),
         "runyard": bench_runyard(chain_n, fan_n),
         "peers": {},
         "notes": [],
+        "prefect_python": args.prefect_python,
     }
     for name, fn, sizes in (
-        ("prefect", bench_prefect, (chain_n, fan_n)),
+        ("prefect", partial(bench_prefect, python=args.prefect_python), (chain_n, fan_n)),
         ("metaflow", bench_metaflow, (mf_chain, mf_fan)),
     ):
         if name in skip:
@@ -281,7 +318,7 @@ def main() -> None:
         ("chain, all cache hits", ry["chain_cache_hit"]),
     ]
     print(f"\nPer-step overhead (chain of {chain_n}, fan-out of {fan_n} no-op steps)\n")
-    header = ["runyard ms", "in store", "engine", "prefect", "metaflow"]
+    header = ["runyard ms", "in stores", "engine", "prefect", "metaflow"]
     columns = " ".join(f"{h:>9}" for h in header)
     print(f"{'workload':28} {columns}  prefect/ry  metaflow/ry")
     for label, r in rows:
@@ -295,9 +332,19 @@ def main() -> None:
         cells = [f"{p:9.2f}" if p else f"{'-':>9}" for p in peers]
         ratios = [f"{p / r['ms_per_step']:10.1f}x" if p else f"{'-':>11}" for p in peers]
         print(
-            f"{label:28} {r['ms_per_step']:11.3f} {r['store_ms_per_step']:9.3f} "
+            f"{label:28} {r['ms_per_step']:11.3f} {r['stores_ms_per_step']:9.3f} "
             f"{r['engine_ms_per_step']:8.3f} {cells[0]} {cells[1]} {ratios[0]} {ratios[1]:>12}"
         )
+    ex = report["runyard_executors"]
+    print(
+        f"\nexecutor alone: inline {ex['inline']['ms_per_task']:.3f} ms/task, "
+        f"process pool {ex['process']['ms_per_task']:.3f} ms/task"
+    )
+    print(
+        "'in stores' = time inside tracking-store and artifact-store calls (SQLite, fsync'd "
+        "blobs); 'engine' = the rest (graph, keys, scheduling, serialization, execution)"
+    )
+    print(f"machine load average (1 min) at start: {report['load_average_1m']:.2f}")
     for note in report["notes"]:
         print("note:", note)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

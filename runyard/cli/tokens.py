@@ -39,7 +39,9 @@ def create(
     check_scope(scope)
     token_id, token = new_token()
     expires = None if days is None else int((time.time() + days * 86400) * 1000)
-    _store(tracking_uri).create_token(token_id, name or f"{scope} token", scope, hash_token(token), expires)
+    _store(tracking_uri).create_token(
+        token_id, name or f"{scope} token", scope, hash_token(token), expires
+    )
     Console(stderr=True).print(f"created token {token_id} (scope {scope}); it is shown once:")
     print(token)
 

@@ -11,7 +11,7 @@ Example:
     >>> @ry.pipeline
     ... def squares(xs: list[int] = [1, 2, 3]):
     ...     return total(square.map(x=xs))
-    >>> squares.run(store="sqlite:///:memory:", artifacts="/tmp/ry-doc").value
+    >>> squares.run(store="sqlite:////tmp/ry-doc.db", artifacts="/tmp/ry-doc").value
     14
 """
 

@@ -127,7 +127,7 @@ class Pipeline:
             >>> @ry.pipeline
             ... def twice(x: int = 1):
             ...     return double(double(x))
-            >>> twice.run(x=3, store="sqlite:///:memory:", artifacts="/tmp/ry-doc").value
+            >>> twice.run(x=3, store="sqlite:////tmp/ry-doc.db", artifacts="/tmp/ry-doc").value
             12
         """
         from runyard.pipelines.runner import run_pipeline

@@ -12,6 +12,7 @@ import heapq
 import itertools
 import json
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -30,10 +31,10 @@ from runyard.pipelines._inputs import (
     combine,
     resolve,
 )
-from runyard.pipelines._recorder import TAG, Recorder, param_text
+from runyard.pipelines._keys import input_digests, key_components, params_of
+from runyard.pipelines._recorder import TAG, Recorder
 from runyard.pipelines._task import TaskOutcome, run_step_call
 from runyard.pipelines.cache_key import KeyComponents, cache_key
-from runyard.pipelines.fingerprint import Unhashable, code_fingerprint
 from runyard.pipelines.graph import Graph, StepNode
 from runyard.pipelines.params import bind_params
 from runyard.pipelines.records import (
@@ -163,6 +164,15 @@ class _Runner:
         self.on_event = on_event
         self.outputs: dict[str, NodeOutput] = {}
         self.nodes = {n.node_id: _NodeState() for n in graph.nodes}
+        self.by_id = {n.node_id: n for n in graph.nodes}
+        self.waiting_on = {n.node_id: set(n.upstream()) for n in graph.nodes}
+        self.readers: dict[str, list[str]] = {n.node_id: [] for n in graph.nodes}
+        for n in self.order:
+            for up in n.upstream():
+                self.readers[up].append(n.node_id)
+        self.ready: deque[str] = deque(
+            n.node_id for n in self.order if not self.waiting_on[n.node_id]
+        )
         self.inflight: dict[Future[TaskOutcome], _Attempt] = {}
         self.retry_queue: list[tuple[float, int, _Attempt]] = []
         self.records: list[StepRecord] = []
@@ -222,19 +232,32 @@ class _Runner:
         self.rec.end_pipeline(RunStatus.KILLED)
 
     def _start_ready(self) -> None:
-        for node in self.order:
+        while self.ready:
+            node = self.by_id[self.ready.popleft()]
             state = self.nodes[node.node_id]
             if state.started:
                 continue
-            upstream = node.upstream()
-            broken = [u for u in upstream if self.nodes[u].failed]
+            state.started = True
+            broken = [u for u in node.upstream() if self.nodes[u].failed]
             if broken:
-                state.started = True
                 self._fail_dependent(node, broken[0])
-                continue
-            if all(u in self.outputs for u in upstream):
-                state.started = True
+            else:
                 self._start_node(node)
+
+    def _settled(self, node_id: str) -> None:
+        """``node_id`` has its output or has failed: its readers may be ready now."""
+        failed = self.nodes[node_id].failed
+        for reader in self.readers[node_id]:
+            waiting = self.waiting_on[reader]
+            if failed or node_id in waiting:
+                waiting.discard(node_id)
+                if failed or not waiting:
+                    self.ready.append(reader)
+
+    def _mark_failed(self, node_id: str) -> None:
+        if not self.nodes[node_id].failed:
+            self.nodes[node_id].failed = True
+            self._settled(node_id)
 
     def _start_node(self, node: StepNode) -> None:
         try:
@@ -262,7 +285,9 @@ class _Runner:
         prior = self.prior.get((call.node.node_id, call.index))
         if prior is not None and self._reuse(call, prior):
             return
-        components, reason = self._components(call)
+        components, reason = (
+            key_components(call) if self.use_cache else (None, self.no_cache_reason)
+        )
         key = cache_key(components) if components is not None else None
         if key is not None and self._answer_from_cache(call, key, components):
             return
@@ -297,42 +322,6 @@ class _Runner:
         self._submitting = None
         self.inflight[future] = attempt
 
-    def _components(self, call: Call) -> tuple[KeyComponents | None, str | None]:
-        step = call.node.step
-        if not step.options.cache:
-            return None, "the step has cache=False"
-        if not self.use_cache:
-            return None, self.no_cache_reason
-        try:
-            code = code_fingerprint(step.fn)
-            packages = dict(code.packages)
-            digest = code.digest
-        except Unhashable as e:
-            if step.options.version is None:
-                return None, f"the step's code cannot be fingerprinted: {e.reason}"
-            packages, digest = {}, ""
-        inputs, values, shown = {}, {}, {}
-        for name, h in call.hashes.items():
-            if h.digest is None:
-                return None, f"input {name!r} cannot be hashed: {h.reason}"
-            if h.from_steps:
-                inputs[name] = h.digest
-            else:
-                values[name] = h.digest
-                shown[name] = h.shown
-        return (
-            KeyComponents(
-                step=step.name,
-                code=f"version:{step.options.version}" if step.options.version else digest,
-                inputs=inputs,
-                params=values,
-                packages=packages,
-                serializer=step.options.serializer or "auto",
-                shown=shown,
-            ),
-            None,
-        )
-
     def _load(self, digest: str, serializer: str) -> Any:
         return serializers.load(serializer, self.rec.cas.get_bytes(digest))
 
@@ -360,7 +349,7 @@ class _Runner:
         run_id = self.rec.start_step(call.label, tags)
         # A hit points at the run that produced the output (its artifacts and lineage are
         # recorded there once); recording them again would double the cost of every hit.
-        self.rec.finish_step(run_id, RunStatus.FINISHED, params=self._params_of(call))
+        self.rec.finish_step(run_id, RunStatus.FINISHED, params=params_of(call))
         self._record(call, StepStatus.CACHED, run_id, CacheUse.HIT, digest=entry["digest"])
         self._call_done(call, NodeOutput(value, _hex(entry["digest"])))
         return True
@@ -382,24 +371,10 @@ class _Runner:
             }
         )
         run_id = self.rec.start_step(call.label, tags)
-        self.rec.finish_step(
-            run_id, RunStatus.FINISHED, params=self._params_of(call), output=digest
-        )
+        self.rec.finish_step(run_id, RunStatus.FINISHED, params=params_of(call), output=digest)
         self._record(call, StepStatus.FINISHED, run_id, CacheUse.RESUMED, digest=digest)
         self._call_done(call, NodeOutput(value, _hex(digest)))
         return True
-
-    @staticmethod
-    def _params_of(call: Call) -> dict[str, str]:
-        return {k: param_text(call.kwargs[k]) for k, h in call.hashes.items() if not h.from_steps}
-
-    @staticmethod
-    def _input_digests(call: Call) -> list[str]:
-        return [
-            f"sha256:{h.digest}" if ":" not in h.digest else h.digest
-            for h in call.hashes.values()
-            if h.from_steps and h.digest
-        ]
 
     # -- settling ---------------------------------------------------------------------------
 
@@ -448,10 +423,10 @@ class _Runner:
         self.rec.finish_step(
             attempt.run_id,
             RunStatus.FINISHED,
-            params=self._params_of(call),
+            params=params_of(call),
             tags=tags,
             artifacts=artifacts,
-            inputs=self._input_digests(call),
+            inputs=input_digests(call),
             output=digest,
         )
         cache = CacheUse.MISS if attempt.key is not None and digest is not None else CacheUse.OFF
@@ -500,14 +475,14 @@ class _Runner:
         self.rec.finish_step(
             attempt.run_id,
             RunStatus.FAILED,
-            params=self._params_of(call),
+            params=params_of(call),
             tags={
                 TAG.STATUS: StepStatus.FAILED,
                 TAG.ERROR: headline,
                 TAG.ATTEMPTS: str(attempt.number),
             },
             artifacts=artifacts,
-            inputs=self._input_digests(call),
+            inputs=input_digests(call),
         )
         self._record(
             call,
@@ -521,7 +496,7 @@ class _Runner:
         )
         if self.first_error is None:
             self.first_error = error
-        self.nodes[call.node.node_id].failed = True
+        self._mark_failed(call.node.node_id)
 
     def _fire_due_retries(self) -> None:
         now = time.monotonic()
@@ -556,7 +531,7 @@ class _Runner:
         self._emit(node.node_id, None, StepStatus.FAILED)
         if error is not None and self.first_error is None:
             self.first_error = error
-        self.nodes[node.node_id].failed = True
+        self._mark_failed(node.node_id)
 
     def _call_done(self, call: Call, output: NodeOutput) -> None:
         state = self.nodes[call.node.node_id]
@@ -568,6 +543,7 @@ class _Runner:
         state = self.nodes[node.node_id]
         if not node.mapped:
             self.outputs[node.node_id] = state.done[None]
+            self._settled(node.node_id)
             return
         items = [state.done[i] for i in range(state.calls)]
         missing = next((o for o in items if o.digest is None), None)
@@ -575,6 +551,7 @@ class _Runner:
         self.outputs[node.node_id] = NodeOutput(
             [o.value for o in items], digest, missing.reason if missing else None, items
         )
+        self._settled(node.node_id)
 
     # -- records and events -------------------------------------------------------------------
 

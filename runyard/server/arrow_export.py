@@ -37,6 +37,7 @@ def runs_to_arrow(runs: Sequence[Run]) -> bytes:
             columns[f"{prefix}.{k}"] = [getattr(r, attr).get(k) for r in runs]
     for k in sorted({k for r in runs for k in r.metrics}):
         columns[f"metrics.{k}"] = [r.metrics[k].latest if k in r.metrics else None for r in runs]
+
     def kind(name: str) -> pa.DataType:
         if name in ("start_time", "end_time"):
             return pa.int64()

@@ -35,28 +35,40 @@ class GuardMiddleware:
         self.verifier = TokenVerifier(ctx.store) if ctx.auth else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Guard one ASGI call."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
         started = time.perf_counter()
         status_box = [500]
+        overflow = [False]
 
         async def send_recording(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_box[0] = message["status"]
             await send(message)
 
+        async def send_checked(message: Message) -> None:
+            # a body that passed the limit mid-stream may surface as the app's own 400;
+            # answer 413 instead and drop what the app sends
+            if overflow[0]:
+                if message["type"] == "http.response.start":
+                    await self._answer(send_recording, path, 413, *self._too_large())
+                return
+            await send_recording(message)
+
         try:
             refusal = await self._refusal(scope, method, path)
             if refusal is not None:
                 await self._answer(send_recording, path, *refusal)
                 return
-            limited = self._limited_receive(scope, receive, method, path)
+            limited = self._limited_receive(receive, method, path, overflow)
             try:
-                await self.app(scope, limited, send_recording)
+                await self.app(scope, limited, send_checked)
             except _TooLarge:
-                await self._answer(send_recording, path, 413, *self._too_large())
+                if status_box[0] == 500:
+                    await self._answer(send_recording, path, 413, *self._too_large())
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
@@ -100,7 +112,9 @@ class GuardMiddleware:
             )
         return None
 
-    def _limited_receive(self, scope: Scope, receive: Receive, method: str, path: str) -> Receive:
+    def _limited_receive(
+        self, receive: Receive, method: str, path: str, overflow: list[bool]
+    ) -> Receive:
         if is_streamed_upload(method, path):
             return receive
         limit, seen = self.ctx.max_body_bytes, [0]
@@ -110,6 +124,7 @@ class GuardMiddleware:
             if message["type"] == "http.request":
                 seen[0] += len(message.get("body", b""))
                 if seen[0] > limit:
+                    overflow[0] = True
                     raise _TooLarge
             return message
 
@@ -125,7 +140,10 @@ class GuardMiddleware:
         else:
             body = {"error": {"code": code, "message": message, "details": {}}}
         payload = json.dumps(body).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"%d" % len(payload)),
+        ]
         if status == 401:
             headers.append((b"www-authenticate", b"Bearer"))
         await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -135,7 +153,8 @@ class GuardMiddleware:
 def _bearer(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
         if name == b"authorization":
-            kind, _, token = value.decode("latin-1").partition(" ")
+            text: str = bytes(value).decode("latin-1")
+            kind, _, token = text.partition(" ")
             if kind.lower() == "bearer" and token.strip():
                 return token.strip()
             return None

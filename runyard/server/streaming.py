@@ -56,7 +56,7 @@ async def put_request_body(request: Request, store: ArtifactStore, path: str) ->
 
     def work() -> ArtifactInfo:
         raw = _PullReader(lambda: anyio.from_thread.run(next_chunk))
-        reader: BinaryIO = io.BufferedReader(raw, CHUNK_SIZE)  # type: ignore[assignment]
+        reader: BinaryIO = io.BufferedReader(raw, CHUNK_SIZE)
         return store.put_stream(reader, path)
 
     return await run_in_threadpool(work)

@@ -45,7 +45,11 @@ def new_study(
 
     storage = optuna.storages.InMemoryStorage()
     study = optuna.create_study(
-        storage=storage, study_name=name, direction=direction, sampler=sampler, pruner=pruner
+        storage=storage,
+        study_name=name,
+        direction="maximize" if direction == "maximize" else "minimize",
+        sampler=sampler,
+        pruner=pruner,
     )
     return study, storage
 

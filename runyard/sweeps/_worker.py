@@ -77,13 +77,14 @@ def run_trial(spec: TrialSpec, objective: Callable[[Trial], Any]) -> TrialOutcom
         run.flush()
         state.store.log_batch(spec.run_id, tags=tags)
         run.end(RunStatus.FAILED if outcome_state is TrialState.FAILED else RunStatus.FINISHED)
+    internal, dists = trial.encoded_params()
     return TrialOutcome(
         number=spec.number,
         state=outcome_state,
         value=value,
         intermediate=tuple(trial.intermediate_values.items()),
-        params=trial._internal,
-        distributions=trial._dists,
+        params=internal,
+        distributions=dists,
         reason=reason,
         traceback=tb_text,
         error=_portable(error),
@@ -95,7 +96,7 @@ def _portable(error: BaseException | None) -> BaseException | None:
     if error is None:
         return None
     try:
-        import cloudpickle
+        import cloudpickle  # type: ignore[import-untyped]
 
         cloudpickle.loads(cloudpickle.dumps(error))
     except Exception:  # noqa: BLE001 - an unpicklable error stays behind; its text travels

@@ -81,7 +81,9 @@ class Sweep:
         if not board:
             raise NotFound(f"no trial of sweep {self.name!r} has completed yet")
         top = board[0]
-        return BestTrial(MappingProxyType(dict(top.params)), float(top.value or 0.0), top.run_id, top.number)
+        return BestTrial(
+            MappingProxyType(dict(top.params)), float(top.value or 0.0), top.run_id, top.number
+        )
 
     def to_pandas(self) -> Any:
         """One row per trial: number, state, value, steps, duration_s, run_id, reason, params.
@@ -132,9 +134,7 @@ class Sweep:
         return f"Sweep(name={self.name!r}, run_id={self.run_id!r})"
 
 
-def load_sweep(
-    name: str, experiment: str | None = None, tracking_uri: str | None = None
-) -> Sweep:
+def load_sweep(name: str, experiment: str | None = None, tracking_uri: str | None = None) -> Sweep:
     """Open the sweep called ``name`` (in ``experiment``, else in every experiment).
 
     Raises:
@@ -147,9 +147,7 @@ def load_sweep(
     from runyard.tracking.client import Client
 
     client = Client(tracking_uri)
-    experiments = (
-        [client.get_experiment(experiment)] if experiment else client.list_experiments()
-    )
+    experiments = [client.get_experiment(experiment)] if experiment else client.list_experiments()
     for exp in experiments:
         handle = find_sweep(client.store, exp.experiment_id, name)
         if handle is not None:

@@ -42,6 +42,21 @@ def grid_size(space: Mapping[str, ParamType]) -> int:
     return size
 
 
+def _ask_tell_grid(grid: dict[str, Sequence[Any]], seed: int | None) -> BaseSampler:
+    """Optuna's grid sampler without its ``study.stop()`` (only legal inside ``optimize``).
+
+    The driver stops by itself: ``trials`` is capped at the grid's size.
+    """
+    from optuna.samplers import GridSampler
+
+    class AskTellGridSampler(GridSampler):
+        def after_trial(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    sampler: BaseSampler = AskTellGridSampler(grid, seed=seed)
+    return sampler
+
+
 def make_sampler(
     spec: str | BaseSampler | None,
     seed: int | None = None,
@@ -69,7 +84,7 @@ def make_sampler(
     if name == "random":
         return s.RandomSampler(seed=seed)
     if name == "grid":
-        return s.GridSampler(_grid(space or {}), seed=seed)
+        return _ask_tell_grid(_grid(space or {}), seed)
     if name == "qmc":
         return s.QMCSampler(seed=seed)
     if name in ("cmaes", "gp"):

@@ -257,7 +257,9 @@ def space_from_dict(data: Mapping[str, Any]) -> dict[str, ParamType]:
         builder = _BUILDERS.get(kind)
         if builder is None:
             known = ", ".join([*_BUILDERS, "choice"])
-            raise InvalidArgument(f"space entry {name!r}: unknown type {kind!r}; use one of {known}")
+            raise InvalidArgument(
+                f"space entry {name!r}: unknown type {kind!r}; use one of {known}"
+            )
         try:
             out[str(name)] = builder(**args)
         except TypeError as e:

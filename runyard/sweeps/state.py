@@ -215,9 +215,7 @@ class SweepState:
     def claim(self, number: int, attempt: int, run_id: str) -> bool:
         """Atomically claim attempt ``attempt`` of trial ``number`` for ``run_id``."""
         try:
-            self.store.log_batch(
-                self.handle.run_id, params={_claim_key(number, attempt): run_id}
-            )
+            self.store.log_batch(self.handle.run_id, params={_claim_key(number, attempt): run_id})
         except ParamConflict:
             return False
         return True

@@ -22,8 +22,8 @@ from runyard.executors import Executor, Resources, get_executor
 from runyard.sweeps._leases import Heartbeat, driver_alive, new_driver_id
 from runyard.sweeps._study import add_records, new_study, quiet_optuna, record_outcome
 from runyard.sweeps._worker import run_trial
-from runyard.sweeps.records import Tags, TrialOutcome, TrialRecord, TrialState
 from runyard.sweeps.progress import ProgressTracker, SweepProgress
+from runyard.sweeps.records import Tags, TrialOutcome, TrialRecord, TrialState
 from runyard.sweeps.result import Sweep
 from runyard.sweeps.samplers import grid_size, make_sampler
 from runyard.sweeps.schedulers import make_pruner
@@ -150,7 +150,9 @@ def sweep(
             Tags.SWEEP_STATE: "RUNNING",
         }
     )
-    spec_executor = executor if executor is not None else "inline" if concurrency == 1 else "process"
+    spec_executor = (
+        executor if executor is not None else "inline" if concurrency == 1 else "process"
+    )
     if spec_executor == "process":
         spec_executor = f"process:{concurrency}"
     owns_executor = not isinstance(spec_executor, Executor)
@@ -272,9 +274,13 @@ class _Driver:
 
     def _all_done(self) -> bool:
         current = {r.number: r for r in self.state.trials()}
-        return all(
-            n in current and current[n].state is not TrialState.RUNNING for n in range(self.trials)
-        ) and not self.retries
+        return (
+            all(
+                n in current and current[n].state is not TrialState.RUNNING
+                for n in range(self.trials)
+            )
+            and not self.retries
+        )
 
     # -- reading what the store holds -----------------------------------------------------
 
@@ -286,9 +292,7 @@ class _Driver:
         records = self.state.trials()
         self.claimed = {r.number for r in records}
         fresh = [
-            r
-            for r in records
-            if r.run_id not in self.known and r.state is not TrialState.RUNNING
+            r for r in records if r.run_id not in self.known and r.state is not TrialState.RUNNING
         ]
         if fresh:
             add_records(self.study, fresh, self.state.histories([r.run_id for r in fresh]))
@@ -388,7 +392,11 @@ class _Driver:
         )
         try:
             future = self.executor.submit(
-                run_trial, spec, self.objective, resources=self.resources, timeout=self.trial_timeout
+                run_trial,
+                spec,
+                self.objective,
+                resources=self.resources,
+                timeout=self.trial_timeout,
             )
         except RunyardError as e:
             self._record_lost_worker(job, e)
@@ -406,9 +414,7 @@ class _Driver:
             outcome = self._record_lost_worker(job, e)
         record_outcome(self.study, self.storage, job.otrial, outcome)
         self.known.add(job.run_id)
-        self.progress.finished(
-            job.number, outcome, self.state.handle.direction, job.otrial.params
-        )
+        self.progress.finished(job.number, outcome, self.state.handle.direction, job.otrial.params)
         self._notify()
         if outcome.state is TrialState.FAILED:
             self.failures_in_row += 1
@@ -432,9 +438,7 @@ class _Driver:
             },
         )
         self.state.store.update_run(job.run_id, status=RunStatus.FAILED, end_time=now_ms())
-        return TrialOutcome(
-            job.number, TrialState.FAILED, None, (), {}, {}, reason, tb_text, error
-        )
+        return TrialOutcome(job.number, TrialState.FAILED, None, (), {}, {}, reason, tb_text, error)
 
     def _give_up(self, outcome: TrialOutcome) -> None:
         from runyard.entities import RunStatus

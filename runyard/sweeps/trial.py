@@ -153,6 +153,10 @@ class Trial:
         if self._should_prune:
             raise TrialPruned(self._prune_reason)
 
+    def encoded_params(self) -> tuple[dict[str, float], dict[str, str]]:
+        """Every parameter as Optuna internal values, and their distributions as JSON."""
+        return dict(self._internal), dict(self._dists)
+
     def should_prune(self) -> bool:
         """Whether the scheduler stopped this trial at the last report."""
         return self._should_prune
@@ -222,7 +226,10 @@ class Trial:
         self._state.store.log_batch(
             self.run_id,
             params={name: str(value)},
-            tags={Tags.PARAMS: json.dumps(self._internal), Tags.DISTRIBUTIONS: json.dumps(self._dists)},
+            tags={
+                Tags.PARAMS: json.dumps(self._internal),
+                Tags.DISTRIBUTIONS: json.dumps(self._dists),
+            },
         )
         return value
 

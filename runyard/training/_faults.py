@@ -47,7 +47,8 @@ class FaultPlan:
             )
         except (KeyError, ValueError) as e:
             raise InvalidArgument(
-                f"{FAULT_ENV}={text!r}: expected 'rank=R,epoch=E[,attempt=A|*][,at=batch|checkpoint]'"
+                f"{FAULT_ENV}={text!r}: expected "
+                "'rank=R,epoch=E[,attempt=A|*][,at=batch|checkpoint]'"
             ) from e
         if plan.at not in ("batch", "checkpoint"):
             raise InvalidArgument(f"{FAULT_ENV}: 'at' must be batch or checkpoint, got {plan.at!r}")

@@ -60,7 +60,7 @@ class RendezvousHost:
     """
 
     def __init__(self, host: str = "127.0.0.1", timeout_s: float = 300.0) -> None:
-        from torch.distributed import TCPStore
+        from torch.distributed import TCPStore  # type: ignore[attr-defined]
 
         self.host = host
         self.timeout_s = timeout_s
@@ -91,7 +91,7 @@ class RendezvousHost:
 
 def connect(info: RendezvousInfo) -> Any:
     """A worker's client connection to the driver's store."""
-    from torch.distributed import TCPStore
+    from torch.distributed import TCPStore  # type: ignore[attr-defined]
 
     return TCPStore(
         info.host, info.port, is_master=False, timeout=timedelta(seconds=info.timeout_s)

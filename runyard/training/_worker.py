@@ -12,12 +12,14 @@ from __future__ import annotations
 import os
 import random
 import socket
+import threading
 import traceback
 from datetime import timedelta
 from typing import Any
 
 from runyard.training._rendezvous import Watchdog, connect, publish_json
 from runyard.training._spec import WorkerOutcome, WorkerSpec
+from runyard.training._standby import take_over
 from runyard.training.context import TrainContext
 
 __all__ = ["run_worker"]
@@ -28,17 +30,21 @@ def run_worker(spec: WorkerSpec) -> WorkerOutcome:
     import torch
     import torch.distributed as dist
 
+    take_over()
     if "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(max(1, int(spec.cpus)))
     store = connect(spec.rendezvous)
     watchdog = Watchdog(spec.rendezvous)
     watchdog.start()
     publish_json(
-        store, spec.rendezvous, f"worker/{spec.rank}", {"host": socket.gethostname(), "pid": os.getpid()}
+        store,
+        spec.rendezvous,
+        f"worker/{spec.rank}",
+        {"host": socket.gethostname(), "pid": os.getpid()},
     )
     device, backend = _device(spec)
     try:
-        from torch.distributed import PrefixStore
+        from torch.distributed import PrefixStore  # type: ignore[attr-defined]
 
         dist.init_process_group(
             backend,
@@ -49,6 +55,8 @@ def run_worker(spec: WorkerSpec) -> WorkerOutcome:
         )
         _seed(spec.seed)
         ctx = TrainContext(spec, store, device)
+        if spec.rank == 0:  # open the tracking store while the user's code sets up
+            threading.Thread(target=ctx._open_run_early, daemon=True).start()
         spec.fn(ctx)
         ctx._close()
         outcome = WorkerOutcome(spec.rank, ok=True)
@@ -94,7 +102,7 @@ def _is_communication_error(error: BaseException) -> bool:
 
 
 def _failure(rank: int, error: BaseException) -> WorkerOutcome:
-    import cloudpickle
+    import cloudpickle  # type: ignore[import-untyped]
 
     try:
         cloudpickle.dumps(error)

@@ -89,8 +89,10 @@ def train(
         raise InvalidArgument(f"collective_timeout must be positive, got {collective_timeout}")
     if config is not None and not isinstance(config, Mapping):
         raise InvalidArgument(f"config must be a mapping, got {type(config).__name__}")
-    launcher = _launcher(executor, gpus_per_worker)
+    launcher = _launcher(executor, gpus_per_worker, standby=max_restarts > 0)
     launcher.check(workers)
+    module = getattr(fn, "__module__", None)
+    launcher.prepare(workers, [module] if module and module != "__main__" else [])
 
     from runyard.config import resolve_artifact_uri, resolve_tracking_uri
     from runyard.tracking.client import Client, start_run
@@ -134,9 +136,9 @@ def train(
     return supervisor.run()
 
 
-def _launcher(executor: str | Executor | None, gpus: float) -> Launcher:
+def _launcher(executor: str | Executor | None, gpus: float, standby: bool) -> Launcher:
     kind = executor.partition(":")[0].strip().lower() if isinstance(executor, str) else ""
-    if kind == "ray":
+    if isinstance(executor, str) and kind == "ray":
         try:
             module = importlib.import_module("runyard.training.launch_ray")
         except ImportError as e:
@@ -153,4 +155,8 @@ def _launcher(executor: str | Executor | None, gpus: float) -> Launcher:
                 f"gpus_per_worker={gpus:g} but this machine has no CUDA GPU; use 0 to train "
                 "on CPU (gloo), or executor='ray' for a cluster with GPUs"
             )
-    return LocalLauncher(None if kind == "process" else executor)
+    if kind == "process" or executor is None:
+        return LocalLauncher(None, standby=standby)
+    from runyard.executors import get_executor
+
+    return LocalLauncher(get_executor(executor))

@@ -1,4 +1,4 @@
-"""Checkpoints in the content-addressed artifact store: complete or absent, never half-written.
+r"""Checkpoints in the content-addressed artifact store: complete or absent, never half-written.
 
 A checkpoint is one blob (``torch.save`` of model, optimizer and other ``state_dict``\\ s, the
 RNG state of every rank, the sampler's seed and epoch, the reported metrics and the user's
@@ -181,7 +181,9 @@ def decode_checkpoint(data: bytes, map_location: Any = "cpu") -> dict[str, Any]:
 # -- the run's record ---------------------------------------------------------------------
 
 
-def read_index(store: TrackingStore, cas: ContentAddressedStore, run_id: str) -> list[CheckpointRef]:
+def read_index(
+    store: TrackingStore, cas: ContentAddressedStore, run_id: str
+) -> list[CheckpointRef]:
     """The checkpoints recorded on a run, oldest first (empty before the first one)."""
     refs = [r for r in store.list_artifact_refs(run_id, INDEX_PATH) if r.path == INDEX_PATH]
     if not refs:

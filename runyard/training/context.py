@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import zlib
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
@@ -78,6 +79,8 @@ class TrainContext:
         self._run: Run | None = None
         self._cas: ContentAddressedStore | None = None
         self._fault = FaultPlan.from_env()
+        self._run_lock = threading.Lock()
+        self._modules_published = False
 
     # -- model and data -------------------------------------------------------------------
 
@@ -154,7 +157,9 @@ class TrainContext:
 
     # -- checkpoints ----------------------------------------------------------------------
 
-    def restore(self, model: Any = None, optimizer: Any = None, **objects: Any) -> TrainState | None:
+    def restore(
+        self, model: Any = None, optimizer: Any = None, **objects: Any
+    ) -> TrainState | None:
         """Load the run's last checkpoint into these objects, or return None on a fresh start.
 
         The objects are also what later ``report(checkpoint=True)`` calls save: pass every
@@ -234,6 +239,11 @@ class TrainContext:
                 raise InvalidArgument("report(checkpoint=True) needs step= (the epoch)")
             self._save(epoch, values, extra or {})
         if self.rank == 0:
+            if not self._modules_published:
+                from runyard.training._standby import importable_modules
+
+                publish_json(self._store, self._spec.rendezvous, "modules", importable_modules())
+                self._modules_published = True
             publish_json(
                 self._store,
                 self._spec.rendezvous,
@@ -302,16 +312,23 @@ class TrainContext:
 
     # -- plumbing -------------------------------------------------------------------------
 
-    def _tracked_run(self) -> Run:
-        if self._run is None:
-            from runyard.tracking.client import start_run
+    def _open_run_early(self) -> None:
+        try:
+            self._tracked_run()
+        except Exception:  # noqa: BLE001, S110 - the first report opens it again and raises
+            pass
 
-            self._run = start_run(
-                run_id=self.run_id,
-                tracking_uri=self._spec.tracking_uri,
-                artifact_uri=self._spec.artifact_uri,
-            )
-        return self._run
+    def _tracked_run(self) -> Run:
+        with self._run_lock:
+            if self._run is None:
+                from runyard.tracking.client import start_run
+
+                self._run = start_run(
+                    run_id=self.run_id,
+                    tracking_uri=self._spec.tracking_uri,
+                    artifact_uri=self._spec.artifact_uri,
+                )
+            return self._run
 
     def _artifacts(self) -> ContentAddressedStore:
         if self._cas is None:

@@ -16,6 +16,12 @@ attempt:
 4. classifies the attempt: a user error (an exception raised by the user's own code, not a
    communication error caused by a vanished peer) is final unless retries of user errors
    were asked for; a lost worker is retryable.
+
+While an attempt trains, an owned launcher keeps N *warm standby* processes (see
+:mod:`runyard.training._standby`): a restart hands the ranks to processes that have already
+imported torch and the workers' modules, instead of paying for N interpreters and imports
+again. The first attempt's processes are started the same way, before the run is created,
+so their startup overlaps the driver's.
 """
 
 from __future__ import annotations
@@ -72,12 +78,25 @@ class LocalLauncher:
 
     host = "127.0.0.1"
 
-    def __init__(self, executor: str | Executor | None = None) -> None:
+    def __init__(self, executor: str | Executor | None = None, standby: bool = True) -> None:
         if isinstance(executor, str) and executor.partition(":")[0] != "process":
             raise InvalidArgument(
                 f"the local launcher runs on 'process' or an Executor, not {executor!r}"
             )
         self._given = executor if isinstance(executor, Executor) else None
+        self._use_standby = standby and self._given is None
+        self._standby: Executor | None = None
+
+    def prepare(self, workers: int, modules: Sequence[str] = ()) -> None:
+        """Start the first attempt's processes now (owned pools only), importing ``modules``."""
+        if self._given is None and self._standby is None:
+            self._standby = _warm_pool(workers, modules, low_priority=False)
+
+    def close(self) -> None:
+        """Stop the standby processes, if any."""
+        standby, self._standby = self._standby, None
+        if standby is not None:
+            standby.shutdown(wait=False)
 
     def describe(self, workers: int) -> str:
         """Where the workers run, for displays and tags."""
@@ -101,7 +120,11 @@ class LocalLauncher:
     ) -> AttemptOutcome:
         """Run every rank of one attempt and wait until the group finished or was stopped."""
         owned = self._given is None
-        executor = get_executor(f"process:{len(specs)}") if owned else self._given
+        executor: Executor | None = self._given
+        if owned:
+            executor, self._standby = self._standby, None
+            if executor is None:
+                executor = get_executor(f"process:{len(specs)}")
         if executor is None:  # narrowed for the type checker
             raise InvalidArgument("no executor")
         attempt = specs[0].attempt
@@ -126,14 +149,18 @@ class LocalLauncher:
                             executor.shutdown(wait=False)
                 if on_poll is not None:
                     on_poll()
+                if self._use_standby and self._standby is None and not failed_at:
+                    modules = rendezvous.read_json(attempt, "modules")
+                    if modules is not None:  # rank 0 has reported: the group is training
+                        self._standby = _warm_pool(len(specs), modules)
                 if failed_at and time.time() - failed_at > _GRACE_S:
                     break
             settled = True
         finally:
             if not settled:  # the driver itself was interrupted: stop the group, now
                 rendezvous.abort(attempt)
-            if owned:
-                executor.shutdown(wait=settled and not failed_at)
+            if owned:  # every outcome is in: no need to wait for interpreters to tear down
+                executor.shutdown(wait=False)
         return _classify(outcomes, lost, int(failed_at * 1000))
 
     @staticmethod
@@ -159,6 +186,15 @@ class LocalLauncher:
             )
         outcomes.append(outcome)
         return not outcome.ok
+
+
+def _warm_pool(workers: int, modules: Sequence[str], low_priority: bool = True) -> Executor:
+    from runyard.training._standby import warm_up
+
+    pool = get_executor(f"process:{workers}")
+    for _ in range(workers):
+        pool.submit(warm_up, list(modules), low_priority)
+    return pool
 
 
 def _classify(

@@ -14,7 +14,6 @@ run out, and records on the run:
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -41,6 +40,12 @@ class Launcher(Protocol):
 
     def describe(self, workers: int) -> str:
         """Where the workers run."""
+
+    def prepare(self, workers: int, modules: Sequence[str] = ()) -> None:
+        """Start what the first attempt needs early (may do nothing)."""
+
+    def close(self) -> None:
+        """Release what the launcher holds between attempts."""
 
     def check(self, workers: int) -> None:
         """Refuse a worker count the launcher cannot host."""
@@ -139,6 +144,7 @@ class Supervisor:
             self._run.end(RunStatus.KILLED)
             raise
         finally:
+            self._launcher.close()
             rendezvous.close()
 
     # -- attempts -------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 import sys
 
 import runyard.sweeps as rs
-from sweep_objectives import slow_logged
+from tests.sweeps.sweep_objectives import slow_logged
 
 if __name__ == "__main__":
     uri, name, trials = sys.argv[1], sys.argv[2], int(sys.argv[3])

@@ -43,7 +43,9 @@ def _kind(value: str) -> NodeKind:
 def add_lineage(body: list[LineageEdgeWire], ctx: Ctx) -> Response:
     """Record lineage edges (an edge recorded twice is kept once)."""
     edges = [
-        LineageEdge(_kind(e.source_kind), e.source_id, _kind(e.target_kind), e.target_id, e.relation)
+        LineageEdge(
+            _kind(e.source_kind), e.source_id, _kind(e.target_kind), e.target_id, e.relation
+        )
         for e in body
     ]
     ctx.store.add_lineage(edges)

@@ -235,7 +235,9 @@ class RestTrackingStore(TrackingStore):
 
     def _capability(self, name: str) -> bool:
         if self._capabilities is None:
-            self._capabilities = dict(self._call("GET", "/api/v1/capabilities", "capabilities").json())
+            self._capabilities = dict(
+                self._call("GET", "/api/v1/capabilities", "capabilities").json()
+            )
         return bool(self._capabilities.get(name, False))
 
     @property
@@ -271,7 +273,10 @@ class RestTrackingStore(TrackingStore):
         """Return the experiment with that name, or None."""
         try:
             r = self._call(
-                "GET", "/api/v1/experiments/by-name", "get_experiment_by_name", params={"name": name}
+                "GET",
+                "/api/v1/experiments/by-name",
+                "get_experiment_by_name",
+                params={"name": name},
             )
         except NotFound:
             return None

@@ -94,10 +94,10 @@ def _load_versions(conn: sa.Connection, rows: list[Any]) -> list[ModelVersion]:
             if (r.model_id, r.version) in tags:
                 tags[(r.model_id, r.version)][r.key] = r.value
         a = model_aliases.c
-        query = sa.select(a.model_id, a.version, a.alias).where(a.model_id.in_(model_ids))
-        for r in conn.execute(query.order_by(a.alias)):
-            if (r.model_id, r.version) in aliases:
-                aliases[(r.model_id, r.version)].append(r.alias)
+        alias_query = sa.select(a.model_id, a.version, a.alias).where(a.model_id.in_(model_ids))
+        for row in conn.execute(alias_query.order_by(a.alias)):
+            if (row.model_id, row.version) in aliases:
+                aliases[(row.model_id, row.version)].append(row.alias)
     return [
         ModelVersion(
             r.name,
@@ -155,7 +155,10 @@ class SqlRegistryMixin:
                 if tag_values:
                     conn.execute(
                         registered_model_tags.insert(),
-                        [{"model_id": model_id, "key": k, "value": v} for k, v in tag_values.items()],
+                        [
+                            {"model_id": model_id, "key": k, "value": v}
+                            for k, v in tag_values.items()
+                        ],
                     )
                 return self._get_model(conn, name)
         except AlreadyExists as e:
@@ -199,7 +202,9 @@ class SqlRegistryMixin:
             values["description"] = description
         try:
             with self._tx("update_registered_model", write=True) as conn:
-                done = conn.execute(registered_models.update().where(_M.name == name).values(**values))
+                done = conn.execute(
+                    registered_models.update().where(_M.name == name).values(**values)
+                )
                 if done.rowcount == 0:
                     raise NotFound(f"registered model {name!r} does not exist")
                 return self._get_model(conn, new_name or name)
@@ -254,12 +259,15 @@ class SqlRegistryMixin:
         now = _now()
         with self._tx("create_model_version", write=True) as conn:
             model_id = _model_id(conn, name)
-            version = conn.execute(
-                registered_models.update()
-                .where(_M.model_id == model_id)
-                .values(next_version=_M.next_version + 1, last_updated_time=now)
-                .returning(_M.next_version)
-            ).scalar_one() - 1
+            version = (
+                conn.execute(
+                    registered_models.update()
+                    .where(_M.model_id == model_id)
+                    .values(next_version=_M.next_version + 1, last_updated_time=now)
+                    .returning(_M.next_version)
+                ).scalar_one()
+                - 1
+            )
             conn.execute(
                 model_versions.insert().values(
                     model_id=model_id,

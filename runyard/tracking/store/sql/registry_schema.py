@@ -45,7 +45,6 @@ registered_models = sa.Table(
 )
 
 
-
 def _model_fk() -> sa.ForeignKey:
     return sa.ForeignKey("registered_models.model_id", ondelete="CASCADE")
 

@@ -1,0 +1,76 @@
+"""Early stopping on worker processes: hopeless trials end PRUNED at an early step, with why."""
+
+import pytest
+
+import runyard.sweeps as rs
+from runyard.sweeps.records import Tags
+from runyard.tracking.client import Client
+from tests.sweeps.sweep_objectives import curve
+
+
+@pytest.mark.parametrize("scheduler", ["asha", "hyperband"])
+def test_bad_trials_are_stopped_early_on_a_process_pool(sqlite_uri, scheduler) -> None:
+    result = rs.sweep(
+        curve, {"x": rs.uniform(-5.0, 5.0)}, metric="score", sampler="random",
+        scheduler=scheduler, trials=14, concurrency=2, executor="process", seed=7,
+        tracking_uri=sqlite_uri,
+    )  # fmt: skip
+    trials = result.trials
+    pruned = [t for t in trials if t.state.value == "PRUNED"]
+    complete = [t for t in trials if t.state.value == "COMPLETE"]
+    assert len(trials) == 14
+    assert pruned, "the scheduler stopped nothing"
+    assert all(t.steps < 9 for t in pruned)
+    assert all(t.steps == 9 for t in complete)
+    # the best trial always runs to the end
+    assert result.best.value == max(t.value for t in complete)
+    client = Client(sqlite_uri)
+    run = client.get_run(pruned[0].run_id)
+    assert run.tags[Tags.STATE] == "PRUNED"
+    assert "pruned at step" in run.tags[Tags.REASON]
+    history = client.get_metric_history(pruned[0].run_id, "score", format="series")[0]
+    assert len(history) == pruned[0].steps
+
+
+def test_median_rule_stops_trials_below_the_median_inline(sqlite_uri) -> None:
+    import optuna
+
+    result = rs.sweep(
+        curve, {"x": rs.uniform(-5.0, 5.0)}, metric="score", sampler="random",
+        scheduler=optuna.pruners.MedianPruner(n_startup_trials=3), trials=12, seed=2,
+        tracking_uri=sqlite_uri,
+    )  # fmt: skip
+    states = [t.state.value for t in result.trials]
+    assert "PRUNED" in states
+    assert states[:3] == ["COMPLETE"] * 3
+
+
+def test_objective_may_stop_itself_and_use_the_trial_run(sqlite_uri) -> None:
+    def objective(trial: rs.Trial) -> float:
+        trial.report(0.5, 0)
+        assert trial.run is not None
+        trial.run.log_metrics({"loss": 1.5}, step=0)
+        if trial.params["x"] < 0.5:
+            raise rs.TrialPruned("diverged")
+        return 1.0
+
+    result = rs.sweep(objective, {"x": rs.choice([0.1, 0.9])}, sampler="grid", trials=2,
+                      tracking_uri=sqlite_uri)  # fmt: skip
+    by_x = {t.params["x"]: t for t in result.trials}
+    assert by_x[0.1].state.value == "PRUNED" and by_x[0.1].reason == "diverged"
+    assert by_x[0.9].state.value == "COMPLETE"
+    summary = Client(sqlite_uri).get_run(by_x[0.9].run_id).metrics
+    assert summary["loss"].latest == 1.5
+
+
+@pytest.mark.postgres
+def test_asha_sweep_on_postgres_with_process_workers(pg_sweep_database) -> None:
+    uri = pg_sweep_database()
+    result = rs.sweep(
+        curve, {"x": rs.uniform(-5.0, 5.0)}, metric="score", sampler="tpe", scheduler="asha",
+        trials=10, concurrency=2, executor="process", seed=3, name="pg", tracking_uri=uri,
+    )  # fmt: skip
+    counts = result.counts()
+    assert counts["COMPLETE"] + counts["PRUNED"] == 10
+    assert counts["PRUNED"] > 0
+    assert rs.load_sweep("pg", tracking_uri=uri).best.run_id == result.best.run_id
