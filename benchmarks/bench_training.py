@@ -189,7 +189,8 @@ import ray
 import cloudpickle
 import bench_loop
 cloudpickle.register_pickle_by_value(bench_loop)
-ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.2",
+ray.init(address="local", num_cpus=2, include_dashboard=False,
+         _node_ip_address="127.0.0.2",
          runtime_env={{"env_vars": {{"BENCH_LOG": os.environ["BENCH_LOG"],
                                     "BENCH_KILL_EPOCH": os.environ.get("BENCH_KILL_EPOCH", "-1"),
                                     "OMP_NUM_THREADS": "1"}}}})

@@ -8,6 +8,8 @@ Example:
     ...     run.log_metrics({"loss": 0.3, "acc": 0.91}, step=1)
 """
 
+from typing import TYPE_CHECKING
+
 from runyard.entities import (
     ArtifactRef,
     Experiment,
@@ -30,10 +32,56 @@ from runyard.errors import (
 )
 from runyard.tracking.client import Client, Run, active_run, start_run
 
+if TYPE_CHECKING:  # type checkers see the real signatures of the lazy names below
+    from runyard.evaluation import (
+        Comparison,
+        EvalResult,
+        GateVerdict,
+        bucket,
+        compare,
+        evaluate,
+        gate,
+        load_eval,
+    )
+
 __version__ = "0.1.0"
+
+# Domain capabilities that need numpy, pyarrow, optuna or torch are re-exported lazily
+# (PEP 562) so that `import runyard` stays light: name -> defining module. This table is
+# the only thing here that is not a plain import.
+_LAZY = {
+    "evaluate": "runyard.evaluation",
+    "compare": "runyard.evaluation",
+    "gate": "runyard.evaluation",
+    "bucket": "runyard.evaluation",
+    "load_eval": "runyard.evaluation",
+    "EvalResult": "runyard.evaluation",
+    "Comparison": "runyard.evaluation",
+    "GateVerdict": "runyard.evaluation",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'runyard' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AlreadyExists",
+    "Comparison",
+    "EvalResult",
+    "GateVerdict",
+    "bucket",
+    "compare",
+    "evaluate",
+    "gate",
+    "load_eval",
     "ArtifactRef",
     "Client",
     "Experiment",

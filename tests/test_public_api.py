@@ -9,6 +9,14 @@ import runyard
 
 EXPECTED = {
     "AlreadyExists",
+    "Comparison",
+    "EvalResult",
+    "GateVerdict",
+    "bucket",
+    "compare",
+    "evaluate",
+    "gate",
+    "load_eval",
     "ArtifactRef",
     "Client",
     "Experiment",
