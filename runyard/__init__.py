@@ -43,6 +43,14 @@ if TYPE_CHECKING:  # type checkers see the real signatures of the lazy names bel
         gate,
         load_eval,
     )
+    from runyard.pipelines import (
+        Pipeline,
+        PipelineFailed,
+        PipelineResult,
+        pipeline,
+        step,
+        unmapped,
+    )
 
 __version__ = "0.1.0"
 
@@ -58,6 +66,12 @@ _LAZY = {
     "EvalResult": "runyard.evaluation",
     "Comparison": "runyard.evaluation",
     "GateVerdict": "runyard.evaluation",
+    "step": "runyard.pipelines",
+    "pipeline": "runyard.pipelines",
+    "unmapped": "runyard.pipelines",
+    "Pipeline": "runyard.pipelines",
+    "PipelineResult": "runyard.pipelines",
+    "PipelineFailed": "runyard.pipelines",
 }
 
 
@@ -82,6 +96,12 @@ __all__ = [
     "evaluate",
     "gate",
     "load_eval",
+    "Pipeline",
+    "PipelineFailed",
+    "PipelineResult",
+    "pipeline",
+    "step",
+    "unmapped",
     "ArtifactRef",
     "Client",
     "Experiment",

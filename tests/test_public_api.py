@@ -17,6 +17,12 @@ EXPECTED = {
     "evaluate",
     "gate",
     "load_eval",
+    "Pipeline",
+    "PipelineFailed",
+    "PipelineResult",
+    "pipeline",
+    "step",
+    "unmapped",
     "ArtifactRef",
     "Client",
     "Experiment",
@@ -47,11 +53,21 @@ def test_all_is_pinned() -> None:
 
 
 def test_import_runyard_loads_no_heavy_dependency() -> None:
-    heavy = ["sqlalchemy", "alembic", "numpy", "pyarrow", "pandas", "polars", "torch", "ray",
-             "optuna", "sklearn", "fastapi", "fsspec", "psutil"]
-    code = (
-        "import sys, runyard; "
-        f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
-    )
+    heavy = [
+        "sqlalchemy",
+        "alembic",
+        "numpy",
+        "pyarrow",
+        "pandas",
+        "polars",
+        "torch",
+        "ray",
+        "optuna",
+        "sklearn",
+        "fastapi",
+        "fsspec",
+        "psutil",
+    ]
+    code = f"import sys, runyard; print(','.join(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"import runyard pulled in: {out.stdout.strip()}"
