@@ -214,12 +214,17 @@ def events(log: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
 
-def epoch_times(log: Path) -> dict[str, float | None]:
+def epoch_times(log: Path) -> dict[str, Any]:
     ev = events(log)
     ends = [e["t"] for e in ev if "epoch" in e]
     kills = [e["t"] for e in ev if "kill" in e]
     per_epoch = statistics.median(b - a for a, b in zip(ends, ends[1:], strict=False))
-    out: dict[str, float | None] = {"per_epoch_s": per_epoch, "epochs_logged": len(ends)}
+    t0 = ev[0]["t"] if ev else 0.0
+    out: dict[str, Any] = {
+        "per_epoch_s": per_epoch,
+        "epochs_logged": len(ends),
+        "timeline": [{**e, "t": round(e["t"] - t0, 3)} for e in ev],
+    }
     if kills:
         after = [t for t in ends if t > kills[0]]
         out["recovery_s"] = after[0] - kills[0] if after else None
@@ -273,6 +278,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="6 epochs, kill at epoch 3")
     parser.add_argument("--no-ray", action="store_true", help="skip Ray Train")
+    parser.add_argument("--only", choices=["overhead", "recovery"], help="run one part")
     args = parser.parse_args()
     epochs, kill = (6, 3) if args.quick else (10, 5)
     sides = ["torchrun", "runyard"]
@@ -284,17 +290,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "bench_loop.py").write_text(LOOP)
-        for side in sides:
+        for side in sides if args.only != "recovery" else []:
             print(f"overhead: {side} ...", flush=True)
             results["overhead"][side] = run_side(side, epochs, None, False, work)
-        for side in sides:
+        for side in sides if args.only != "overhead" else []:
             print(f"recovery: {side} ...", flush=True)
             results["recovery"][side] = run_side(side, epochs, kill, True, work)
     if ray_problem:
         results["ray_train"] = ray_problem
     results["ry_train_ray"] = "not built (the Ray launch path is a later issue)"
 
-    base_o = results["overhead"]["torchrun"]
+    base_o = results["overhead"].get("torchrun", {})
     rows = []
     for side, r in results["overhead"].items():
         if "error" in r:
@@ -309,7 +315,7 @@ def main() -> None:
         ["side", "s/epoch (median)", "× torchrun", "total s", "× torchrun"],
         rows,
     )
-    base_r = results["recovery"]["torchrun"]
+    base_r = results["recovery"].get("torchrun", {})
     rows = []
     for side, r in results["recovery"].items():
         if "error" in r or r.get("recovery_s") is None:

@@ -64,6 +64,26 @@ def warm_up(modules: Iterable[str], low_priority: bool = True) -> int:
     return os.getpid()
 
 
+def wake_children() -> None:
+    """Back to normal priority for this process's niced children (the standby taking over).
+
+    Called by the driver when a restart hands the ranks to the standby, so that a standby
+    still importing does not finish at the lowest priority.
+    """
+    import psutil
+
+    try:
+        children = psutil.Process().children()
+    except psutil.Error:
+        return
+    for child in children:
+        try:
+            if child.nice() > 0:
+                child.nice(0)
+        except psutil.Error:  # gone, or not ours to change
+            continue
+
+
 def take_over() -> None:
     """Back to normal priority: this standby process now runs a rank."""
     try:

@@ -125,6 +125,10 @@ class LocalLauncher:
             executor, self._standby = self._standby, None
             if executor is None:
                 executor = get_executor(f"process:{len(specs)}")
+            else:
+                from runyard.training._standby import wake_children
+
+                wake_children()
         if executor is None:  # narrowed for the type checker
             raise InvalidArgument("no executor")
         attempt = specs[0].attempt

@@ -14,6 +14,10 @@ from tests.ray.cluster import RayCluster, connect, free_port
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
     import ray
 
+    # A cluster on loopback needs no tokens; saying so explicitly keeps the nodes and the
+    # driver in agreement whatever ~/.ray/auth_token an earlier local ray.init() left behind.
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RAY_AUTH_MODE", "disabled")
     tmp: Path = tmp_path_factory.mktemp("ray")
     cluster = RayCluster(port=free_port(), tmp=tmp)
     cluster.start_head(num_cpus=2)
@@ -25,3 +29,4 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster
         if ray.is_initialized():
             ray.shutdown()
         cluster.stop()
+        mp.undo()

@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 from runyard._internal.limits import (
     MAX_KEY_LENGTH,
@@ -51,20 +53,58 @@ from runyard.entities import (
     RunStatus,
 )
 from runyard.entities.registry import ApiToken, ModelVersion, RegisteredModel
+from runyard.errors import InvalidArgument
 
 __all__ = [
     "MAX_KEY_LENGTH",
     "MAX_PARAM_VALUE_LENGTH",
     "MAX_TAG_VALUE_LENGTH",
     "SEARCH_MAX_RESULTS",
+    "NewRun",
     "TrackingStore",
     "ViewType",
+    "check_new_run",
 ]
 
 SEARCH_MAX_RESULTS = 50_000
 
 ViewType = LifecycleStage | None
 """Which lifecycle stage a search returns: ACTIVE, DELETED, or None for all."""
+
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    """A run to create with :meth:`TrackingStore.create_runs`, complete from the start.
+
+    Attributes:
+        experiment_id: the experiment.
+        name: the run name (default ``run-<first 8 hex of the id>``).
+        start_time: milliseconds since the epoch (default: now).
+        status: the status it is created with; a terminal one needs ``end_time``.
+        end_time: milliseconds since the epoch, or None while it runs.
+        params: params to set on it.
+        tags: tags to set on it.
+        parent_run_id: the parent run, which must exist already.
+        artifact_uri: default ``<experiment artifact_location>/<run_id>``.
+
+    Example:
+        >>> from runyard.entities import RunStatus
+        >>> NewRun("1", "cached-step", status=RunStatus.FINISHED, end_time=0).status.value
+        'FINISHED'
+    """
+
+    experiment_id: str
+    name: str | None = None
+    start_time: int | None = None
+    status: RunStatus = RunStatus.RUNNING
+    end_time: int | None = None
+    params: Mapping[str, str] = field(default=_EMPTY)
+    tags: Mapping[str, str] = field(default=_EMPTY)
+    parent_run_id: str | None = None
+    artifact_uri: str | None = None
 
 
 class TrackingStore(abc.ABC):
@@ -146,6 +186,50 @@ class TrackingStore(abc.ABC):
             NotFound: the experiment or the parent run does not exist.
             InvalidArgument: the experiment is deleted, or a tag is refused.
         """
+
+    def create_runs(self, runs: Sequence[NewRun]) -> list[str]:
+        """Create many runs, each with its params, tags, status and end time; return their ids.
+
+        This is the bulk form of :meth:`create_run` followed by :meth:`log_batch` (params
+        and tags) and :meth:`update_run` (status and end time), for callers that record many
+        runs at once (the pipeline engine records its cache hits this way). Ids come back in
+        the order of ``runs``. Every record is validated before anything is written, so
+        refused input (:class:`InvalidArgument`, :class:`NotFound`) writes nothing.
+
+        The default implementation makes those single-run calls in turn, so a backend
+        failure part-way (:class:`StoreError`) may leave the earlier runs written; backends
+        override it to write everything in one transaction, all or nothing.
+
+        Raises:
+            NotFound: an experiment or a parent run does not exist.
+            InvalidArgument: an experiment is deleted, a name, param or tag is refused, or a
+                terminal status comes without an end time.
+
+        Example:
+            >>> new = [NewRun(exp_id, "a"), NewRun(exp_id, "b")]  # doctest: +SKIP
+            >>> ids = store.create_runs(new)  # doctest: +SKIP
+        """
+        checked = [check_new_run(r) for r in runs]
+        for r in checked:
+            self.get_experiment(r.experiment_id)
+            if r.parent_run_id is not None:
+                self.get_run(r.parent_run_id)
+        ids = []
+        for r in checked:
+            run = self.create_run(
+                r.experiment_id,
+                name=r.name,
+                start_time=r.start_time,
+                tags=r.tags,
+                parent_run_id=r.parent_run_id,
+                artifact_uri=r.artifact_uri,
+            )
+            if r.params:
+                self.log_batch(run.run_id, params=r.params)
+            if r.status is not RunStatus.RUNNING or r.end_time is not None:
+                self.update_run(run.run_id, status=r.status, end_time=r.end_time)
+            ids.append(run.run_id)
+        return ids
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> Run:
@@ -404,3 +488,35 @@ class TrackingStore(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release connections. The store must not be used afterwards."""
+
+
+def check_new_run(run: NewRun) -> NewRun:
+    """Validate a :class:`NewRun` without a store (names, keys, lengths, status, times).
+
+    Returns it with its status as a :class:`RunStatus`.
+
+    Raises:
+        InvalidArgument: what :meth:`TrackingStore.create_runs` refuses.
+    """
+    if not isinstance(run, NewRun):
+        raise InvalidArgument(f"create_runs takes NewRun records, not {type(run).__name__}")
+    try:
+        status = RunStatus(run.status)
+    except ValueError as e:
+        raise InvalidArgument(f"unknown run status {run.status!r}") from e
+    if run.name is not None and len(run.name) > 250:
+        raise InvalidArgument(f"run name is {len(run.name)} characters, more than 250")
+    if status is not RunStatus.RUNNING and run.end_time is None:
+        raise InvalidArgument(f"a run created {status.value} needs an end_time")
+    for what, values, limit in (
+        ("param", run.params, MAX_PARAM_VALUE_LENGTH),
+        ("tag", run.tags, MAX_TAG_VALUE_LENGTH),
+    ):
+        for key, value in values.items():
+            if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_LENGTH:
+                raise InvalidArgument(f"{what} key must have 1 to {MAX_KEY_LENGTH} characters")
+            if not isinstance(value, str) or len(value) > limit:
+                raise InvalidArgument(
+                    f"{what} {key!r} must be a string of at most {limit} characters"
+                )
+    return run if status is run.status else replace(run, status=status)

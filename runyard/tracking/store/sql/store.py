@@ -9,9 +9,9 @@ Example:
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 
 import sqlalchemy as sa
 
@@ -31,12 +31,19 @@ from runyard.entities import (
 from runyard.errors import AlreadyExists, InvalidArgument, NotFound
 from runyard.tracking.filter import decode_page_token, encode_page_token, parse_filter
 from runyard.tracking.filter import parse_order_by as _parse_order_by
-from runyard.tracking.store.base import SEARCH_MAX_RESULTS, TrackingStore, ViewType
+from runyard.tracking.store.base import (
+    SEARCH_MAX_RESULTS,
+    NewRun,
+    TrackingStore,
+    ViewType,
+    check_new_run,
+)
 from runyard.tracking.store.sql import migrate
 from runyard.tracking.store.sql.batch import apply_batch
 from runyard.tracking.store.sql.engine import get_engine
 from runyard.tracking.store.sql.errors import translate_errors
 from runyard.tracking.store.sql.metrics import read_series
+from runyard.tracking.store.sql.new_runs import insert_runs
 from runyard.tracking.store.sql.reader import load_experiments, load_runs, parse_experiment_id
 from runyard.tracking.store.sql.registry import SqlRegistryMixin
 from runyard.tracking.store.sql.schema import (
@@ -60,6 +67,12 @@ from runyard.tracking.store.sql.validation import (
 )
 
 __all__ = ["SqlTrackingStore"]
+
+
+_UPDATE_RUN = runs.update().where(runs.c.run_id == sa.bindparam("b_run_id"))
+_CACHE_PAYLOAD = sa.select(cache_entries.c.payload).where(
+    cache_entries.c.key == sa.bindparam("key")
+)
 
 
 def _now_ms() -> int:
@@ -256,46 +269,28 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
         artifact_uri: str | None = None,
     ) -> Run:
         """Create a RUNNING run."""
-        exp_id = parse_experiment_id(experiment_id)
-        tag_values = check_tags(tags)
-        if name is not None and len(name) > 250:
-            raise InvalidArgument(f"run name is {len(name)} characters, more than 250")
-        run_id = uuid.uuid4().hex
+        record = NewRun(
+            experiment_id,
+            name=name,
+            start_time=start_time,
+            tags=check_tags(tags),
+            parent_run_id=parent_run_id,
+            artifact_uri=artifact_uri,
+        )
+        check_new_run(record)
         with self._tx("create_run", write=True) as conn:
-            exp = conn.execute(
-                sa.select(experiments.c.artifact_location, experiments.c.lifecycle_stage).where(
-                    experiments.c.experiment_id == exp_id
-                )
-            ).first()
-            if exp is None:
-                raise NotFound(f"experiment {experiment_id!r} does not exist")
-            if exp.lifecycle_stage != LifecycleStage.ACTIVE.value:
-                raise InvalidArgument(f"experiment {experiment_id!r} is deleted; restore it first")
-            if parent_run_id is not None:
-                parent = conn.execute(
-                    sa.select(runs.c.run_id).where(runs.c.run_id == parent_run_id)
-                ).first()
-                if parent is None:
-                    raise NotFound(f"parent run {parent_run_id!r} does not exist")
-            conn.execute(
-                runs.insert().values(
-                    run_id=run_id,
-                    experiment_id=exp_id,
-                    name=name or f"run-{run_id[:8]}",
-                    status=RunStatus.RUNNING.value,
-                    start_time=_now_ms() if start_time is None else int(start_time),
-                    end_time=None,
-                    parent_run_id=parent_run_id,
-                    artifact_uri=artifact_uri or f"{exp.artifact_location.rstrip('/')}/{run_id}",
-                    lifecycle_stage=LifecycleStage.ACTIVE.value,
-                )
-            )
-            if tag_values:
-                conn.execute(
-                    tags_table.insert(),
-                    [{"run_id": run_id, "key": k, "value": v} for k, v in tag_values.items()],
-                )
-            return load_runs(conn, [run_id])[0]
+            return insert_runs(conn, [record], _now_ms())[0]
+
+    def create_runs(self, runs: Sequence[NewRun]) -> list[str]:
+        """Create many complete runs in one transaction (see the base class); all or none."""
+        checked = [
+            replace(r, params=check_params(r.params), tags=check_tags(r.tags))
+            for r in map(check_new_run, runs)
+        ]
+        if not checked:
+            return []
+        with self._tx("create_runs", write=True) as conn:
+            return [r.run_id for r in insert_runs(conn, checked, _now_ms())]
 
     def get_run(self, run_id: str) -> Run:
         """Return the run with its params, tags and metric summaries. Raises NotFound."""
@@ -324,7 +319,7 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
             values["name"] = name
         with self._tx("update_run", write=True) as conn:
             if values:
-                done = conn.execute(runs.update().where(runs.c.run_id == run_id).values(**values))
+                done = conn.execute(_UPDATE_RUN, {"b_run_id": run_id, **values})
                 if done.rowcount == 0:
                     raise NotFound(f"run {run_id!r} does not exist")
             return load_runs(conn, [run_id])[0]
@@ -540,15 +535,12 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
             raise InvalidArgument("a cache key must have 1 to 256 characters")
         with self._tx("put_cache_entry", write=True) as conn:
             conn.execute(
-                upsert(conn, cache_entries, ["key"], ["payload", "created"]).values(
-                    key=key, payload=payload, created=_now_ms()
-                )
+                upsert(conn, cache_entries, ["key"], ["payload", "created"]),
+                {"key": key, "payload": payload, "created": _now_ms()},
             )
 
     def get_cache_entry(self, key: str) -> str | None:
-        """The payload stored under ``key``, or None."""
+        """The payload stored under ``key``, or None (one primary-key lookup)."""
         with self._tx("get_cache_entry") as conn:
-            value = conn.execute(
-                sa.select(cache_entries.c.payload).where(cache_entries.c.key == key)
-            ).scalar_one_or_none()
+            value = conn.execute(_CACHE_PAYLOAD, {"key": key}).scalar_one_or_none()
         return None if value is None else str(value)

@@ -1,0 +1,103 @@
+"""Inserting new runs (one or many) in one transaction, and building them without a reload.
+
+A new run has exactly what was inserted: no metrics, and the params and tags it was given.
+So :func:`insert_runs` builds the returned :class:`~runyard.entities.Run` from its own rows
+instead of reading them back, and writes every run, tag and param row with one
+``executemany`` per table whatever the number of runs. The statements are built once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from types import MappingProxyType
+from typing import Any
+
+import sqlalchemy as sa
+
+from runyard.entities import LifecycleStage, Run, RunStatus
+from runyard.errors import InvalidArgument, NotFound
+from runyard.tracking.store.base import NewRun
+from runyard.tracking.store.sql.reader import parse_experiment_id
+from runyard.tracking.store.sql.schema import experiments, params, runs, tags
+
+__all__ = ["insert_runs"]
+
+_EXPERIMENT = sa.select(experiments.c.artifact_location, experiments.c.lifecycle_stage).where(
+    experiments.c.experiment_id == sa.bindparam("experiment_id")
+)
+_RUN_EXISTS = sa.select(runs.c.run_id).where(runs.c.run_id == sa.bindparam("run_id"))
+_INSERT_RUN = runs.insert()
+_INSERT_TAG = tags.insert()
+_INSERT_PARAM = params.insert()
+_ACTIVE = LifecycleStage.ACTIVE.value
+
+
+def _locations(conn: sa.Connection, records: Sequence[NewRun]) -> dict[str, tuple[int, str]]:
+    """``experiment id → (integer id, artifact location)`` of each active experiment named."""
+    found: dict[str, tuple[int, str]] = {}
+    for experiment_id in dict.fromkeys(r.experiment_id for r in records):
+        exp_id = parse_experiment_id(experiment_id)
+        row = conn.execute(_EXPERIMENT, {"experiment_id": exp_id}).first()
+        if row is None:
+            raise NotFound(f"experiment {experiment_id!r} does not exist")
+        if row.lifecycle_stage != _ACTIVE:
+            raise InvalidArgument(f"experiment {experiment_id!r} is deleted; restore it first")
+        found[experiment_id] = (exp_id, str(row.artifact_location))
+    return found
+
+
+def insert_runs(conn: sa.Connection, records: Sequence[NewRun], now_ms: int) -> list[Run]:
+    """Insert validated runs inside the caller's write transaction; return them in order.
+
+    Raises:
+        NotFound: an experiment or a parent run does not exist (nothing is written).
+        InvalidArgument: an experiment is deleted (nothing is written).
+    """
+    if not records:
+        return []
+    where = _locations(conn, records)
+    for parent in dict.fromkeys(r.parent_run_id for r in records if r.parent_run_id):
+        if conn.execute(_RUN_EXISTS, {"run_id": parent}).first() is None:
+            raise NotFound(f"parent run {parent!r} does not exist")
+    run_rows: list[dict[str, Any]] = []
+    tag_rows: list[dict[str, str]] = []
+    param_rows: list[dict[str, str]] = []
+    out: list[Run] = []
+    for r in records:
+        run_id = uuid.uuid4().hex
+        exp_id, location = where[r.experiment_id]
+        run = Run(
+            run_id=run_id,
+            experiment_id=str(exp_id),
+            name=r.name or f"run-{run_id[:8]}",
+            status=RunStatus(r.status),
+            start_time=now_ms if r.start_time is None else int(r.start_time),
+            end_time=None if r.end_time is None else int(r.end_time),
+            parent_run_id=r.parent_run_id,
+            artifact_uri=r.artifact_uri or f"{location.rstrip('/')}/{run_id}",
+            params=MappingProxyType(dict(r.params)),
+            tags=MappingProxyType(dict(r.tags)),
+        )
+        run_rows.append(
+            {
+                "run_id": run_id,
+                "experiment_id": exp_id,
+                "name": run.name,
+                "status": run.status.value,
+                "start_time": run.start_time,
+                "end_time": run.end_time,
+                "parent_run_id": run.parent_run_id,
+                "artifact_uri": run.artifact_uri,
+                "lifecycle_stage": _ACTIVE,
+            }
+        )
+        tag_rows.extend({"run_id": run_id, "key": k, "value": v} for k, v in r.tags.items())
+        param_rows.extend({"run_id": run_id, "key": k, "value": v} for k, v in r.params.items())
+        out.append(run)
+    conn.execute(_INSERT_RUN, run_rows)
+    if tag_rows:
+        conn.execute(_INSERT_TAG, tag_rows)
+    if param_rows:
+        conn.execute(_INSERT_PARAM, param_rows)
+    return out
