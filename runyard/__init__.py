@@ -51,6 +51,19 @@ if TYPE_CHECKING:  # type checkers see the real signatures of the lazy names bel
         step,
         unmapped,
     )
+    from runyard.sweeps import (
+        Sweep,
+        Trial,
+        TrialPruned,
+        choice,
+        load_sweep,
+        loguniform,
+        qint,
+        quniform,
+        randint,
+        sweep,
+        uniform,
+    )
 
 __version__ = "0.1.0"
 
@@ -72,6 +85,17 @@ _LAZY = {
     "Pipeline": "runyard.pipelines",
     "PipelineResult": "runyard.pipelines",
     "PipelineFailed": "runyard.pipelines",
+    "sweep": "runyard.sweeps",
+    "Sweep": "runyard.sweeps",
+    "load_sweep": "runyard.sweeps",
+    "Trial": "runyard.sweeps",
+    "TrialPruned": "runyard.sweeps",
+    "uniform": "runyard.sweeps",
+    "loguniform": "runyard.sweeps",
+    "quniform": "runyard.sweeps",
+    "randint": "runyard.sweeps",
+    "qint": "runyard.sweeps",
+    "choice": "runyard.sweeps",
 }
 
 
@@ -102,6 +126,17 @@ __all__ = [
     "pipeline",
     "step",
     "unmapped",
+    "sweep",
+    "Sweep",
+    "load_sweep",
+    "Trial",
+    "TrialPruned",
+    "uniform",
+    "loguniform",
+    "quniform",
+    "randint",
+    "qint",
+    "choice",
     "ArtifactRef",
     "Client",
     "Experiment",

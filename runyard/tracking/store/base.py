@@ -101,8 +101,8 @@ class NewRun:
     start_time: int | None = None
     status: RunStatus = RunStatus.RUNNING
     end_time: int | None = None
-    params: Mapping[str, str] = field(default=_EMPTY)
-    tags: Mapping[str, str] = field(default=_EMPTY)
+    params: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    tags: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     parent_run_id: str | None = None
     artifact_uri: str | None = None
 

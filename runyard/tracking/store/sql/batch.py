@@ -11,6 +11,12 @@ from runyard.tracking.store.sql.statements import insert_ignore, upsert
 
 __all__ = ["apply_batch"]
 
+_RUN_EXPERIMENT = sa.select(runs.c.experiment_id).where(runs.c.run_id == sa.bindparam("run_id"))
+_STORED_PARAMS = sa.select(params.c.key, params.c.value).where(
+    params.c.run_id == sa.bindparam("run_id"),
+    params.c.key.in_(sa.bindparam("keys", expanding=True)),
+)
+
 
 def apply_batch(
     conn: sa.Connection,
@@ -26,16 +32,13 @@ def apply_batch(
         NotFound: the run does not exist.
         ParamConflict: a param exists with another value (the caller rolls back).
     """
-    experiment_id = conn.execute(
-        sa.select(runs.c.experiment_id).where(runs.c.run_id == run_id)
-    ).scalar_one_or_none()
+    experiment_id = conn.execute(_RUN_EXPERIMENT, {"run_id": run_id}).scalar_one_or_none()
     if experiment_id is None:
         raise NotFound(f"run {run_id!r} does not exist")
     if batch_id is not None:
         inserted = conn.execute(
-            insert_ignore(conn, applied_batches)
-            .values(run_id=run_id, batch_id=batch_id)
-            .returning(applied_batches.c.batch_id)
+            insert_ignore(conn, applied_batches).returning(applied_batches.c.batch_id),
+            {"run_id": run_id, "batch_id": batch_id},
         ).first()
         if inserted is None:
             return False
@@ -44,11 +47,7 @@ def apply_batch(
             insert_ignore(conn, params),
             [{"run_id": run_id, "key": k, "value": v} for k, v in param_values.items()],
         )
-        stored = conn.execute(
-            sa.select(params.c.key, params.c.value).where(
-                params.c.run_id == run_id, params.c.key.in_(list(param_values))
-            )
-        ).all()
+        stored = conn.execute(_STORED_PARAMS, {"run_id": run_id, "keys": list(param_values)}).all()
         for key, value in stored:
             if value != param_values[key]:
                 raise ParamConflict(

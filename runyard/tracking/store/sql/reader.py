@@ -78,37 +78,56 @@ def load_runs(conn: sa.Connection, run_ids: Sequence[str], missing_ok: bool = Fa
     """
     if not run_ids:
         return []
-    rows = {
-        r.run_id: r
-        for r in conn.execute(
-            sa.select(runs, experiments.c.lifecycle_stage.label("experiment_stage"))
-            .join(experiments, experiments.c.experiment_id == runs.c.experiment_id)
-            .where(_in(conn, runs.c.run_id, run_ids))
-        )
-    }
+    if len(run_ids) == 1:  # the common case, with statements built once
+        one = {"run_id": run_ids[0]}
+        rows = {r.run_id: r for r in conn.execute(_ONE_RUN, one)}
+        if run_ids[0] not in rows:
+            if missing_ok:
+                return []
+            raise NotFound(f"run {run_ids[0]!r} does not exist")
+        return _build(rows, list(run_ids), conn.execute(_ONE_KV, one), conn.execute(_ONE_SUM, one))
+    rows = {r.run_id: r for r in conn.execute(_RUNS.where(_in(conn, runs.c.run_id, run_ids)))}
     if not missing_ok:
         for run_id in run_ids:
             if run_id not in rows:
                 raise NotFound(f"run {run_id!r} does not exist")
     found = [r for r in run_ids if r in rows]
+    if not found:
+        return []
+    kv = conn.execute(_kv(lambda t: _in(conn, t.c.run_id, found)))
+    summaries = conn.execute(
+        sa.select(metric_summaries).where(_in(conn, metric_summaries.c.run_id, found))
+    )
+    return _build(rows, found, kv, summaries)
+
+
+def _kv(where: Any) -> Any:
+    """Params (``t`` = 0) and tags (``t`` = 1) of the runs ``where(table)`` selects."""
+    return sa.union_all(
+        *(
+            sa.select(sa.literal(i).label("t"), t.c.run_id, t.c.key, t.c.value).where(where(t))
+            for i, t in enumerate((params, tags))
+        )
+    )
+
+
+_RUNS = sa.select(runs, experiments.c.lifecycle_stage.label("experiment_stage")).join(
+    experiments, experiments.c.experiment_id == runs.c.experiment_id
+)
+_ONE_RUN = _RUNS.where(runs.c.run_id == sa.bindparam("run_id"))
+_ONE_KV = _kv(lambda t: t.c.run_id == sa.bindparam("run_id"))
+_ONE_SUM = sa.select(metric_summaries).where(metric_summaries.c.run_id == sa.bindparam("run_id"))
+
+
+def _build(rows: dict[str, Any], found: list[str], kv: Any, summaries: Any) -> list[Run]:
+    """Runs from their rows, their (kind, run, key, value) rows and their summary rows."""
     param_map: dict[str, dict[str, str]] = {r: {} for r in found}
     tag_map: dict[str, dict[str, str]] = {r: {} for r in found}
     summary_map: dict[str, dict[str, MetricSummary]] = {r: {} for r in found}
-    if found:
-        kv = sa.union_all(
-            *(
-                sa.select(sa.literal(i).label("t"), t.c.run_id, t.c.key, t.c.value).where(
-                    _in(conn, t.c.run_id, found)
-                )
-                for i, t in enumerate((params, tags))
-            )
-        )
-        for which, run_id, key, value in conn.execute(kv):
-            (tag_map if which else param_map)[run_id][key] = value
-        for s in conn.execute(
-            sa.select(metric_summaries).where(_in(conn, metric_summaries.c.run_id, found))
-        ):
-            summary_map[s.run_id][s.key] = summary_from_row(s)
+    for which, run_id, key, value in kv:
+        (tag_map if which else param_map)[run_id][key] = value
+    for s in summaries:
+        summary_map[s.run_id][s.key] = summary_from_row(s)
     out = []
     for run_id in found:
         r = rows[run_id]
