@@ -37,9 +37,14 @@ def count(xs: list[int]) -> int:
     return len(xs)
 
 
+@ry.step(cache=False)
+def items(n: int) -> list[int]:
+    return list(range(n))
+
+
 @ry.pipeline
 def fan(n: int = 10) -> int:
-    return count(noop.map(x=list(range(n))))
+    return count(noop.map(x=items(n)))
 
 
 def make_chain(length: int) -> Any:
@@ -97,6 +102,7 @@ def main() -> None:
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     ray.init(
+        address="local",
         num_cpus=2,
         include_dashboard=False,
         _node_ip_address="127.0.0.2",

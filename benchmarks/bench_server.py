@@ -42,10 +42,14 @@ Servers = dict[str, tuple[subprocess.Popen[bytes], str, str]]
 BULK = "/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval"
 
 
-def _port() -> int:
-    with socket.socket() as s:
+def _ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:  # held together, so the two servers never get the same port
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    ports = [int(s.getsockname()[1]) for s in socks]
+    for s in socks:
+        s.close()
+    return ports
 
 
 def _wait(url: str, path: str) -> None:
@@ -62,7 +66,7 @@ def _wait(url: str, path: str) -> None:
 def start_servers(root: Path) -> dict[str, tuple[subprocess.Popen[bytes], str, str]]:
     env = {**os.environ, **QUIET_ENV}
     out = {}
-    p1 = _port()
+    p1, p2 = _ports(2)
     ry_db = root / "runyard.db"
     ry = subprocess.Popen(
         [sys.executable, "-c", CLI, "server", "--backend-store-uri", f"sqlite:///{ry_db}",
@@ -70,7 +74,6 @@ def start_servers(root: Path) -> dict[str, tuple[subprocess.Popen[bytes], str, s
         env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     out["runyard"] = (ry, f"http://127.0.0.1:{p1}", f"sqlite:///{ry_db}")
-    p2 = _port()
     ml_db = root / "mlflow.db"
     ml = subprocess.Popen(
         ["mlflow", "server", "--backend-store-uri", f"sqlite:///{ml_db}",
@@ -79,9 +82,24 @@ def start_servers(root: Path) -> dict[str, tuple[subprocess.Popen[bytes], str, s
         env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     out["mlflow"] = (ml, f"http://127.0.0.1:{p2}", f"sqlite:///{ml_db}")
-    _wait(out["runyard"][1], "/health")
-    _wait(out["mlflow"][1], "/health")
+    try:
+        _wait(out["runyard"][1], "/health")
+        _wait(out["mlflow"][1], "/health")
+    except RuntimeError:
+        stop(out)
+        raise
     return out
+
+
+def stop(servers: Servers) -> None:
+    for proc, _, _ in servers.values():
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
 
 
 MLFLOW_INGEST = """
@@ -281,9 +299,7 @@ def main() -> None:
             ],
         )
     finally:
-        for proc, _, _ in servers.values():
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
+        stop(servers)
     save("server" + ("_quick" if args.quick else ""), results)
 
 

@@ -79,10 +79,20 @@ def run(
     resume: Annotated[
         str | None, typer.Option("--resume", help="Re-run only what did not succeed in RUN_ID.")
     ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            envvar="RUNYARD_RAY_ADDRESS",
+            help="Ray cluster (host:port) for --executor ray; default: start a local Ray.",
+        ),
+    ] = None,
     tracking_uri: TrackingUri = None,
     artifact_uri: ArtifactUri = None,
 ) -> None:
     """Run a pipeline as a tracked run, showing steps done / cached / running / failed."""
+    if ray_address and executor == "ray":
+        executor = f"ray:{ray_address}"
     store = get_store(tracking_uri)
     try:
         if target is None:

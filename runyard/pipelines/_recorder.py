@@ -1,18 +1,44 @@
-"""Recording a pipeline run and its step runs in the tracking store and artifact store."""
+"""Recording a pipeline run and its step runs in the tracking store and artifact store.
+
+A step call that runs user code gets its run when it starts (RUNNING, so a crash or a hang
+shows) and is finished when it settles. A call that is finished the moment it is known — a
+cache hit — is written in bulk instead: :meth:`Recorder.add_finished_step` queues it and
+:meth:`Recorder.flush` writes every queued run with one
+:meth:`~runyard.tracking.store.base.TrackingStore.create_runs` call (one transaction on the
+SQL store). The runner flushes before it runs or waits for user code, before the pipeline
+run ends (finished, failed or interrupted), and every :data:`FLUSH_EVERY` queued runs, so
+nothing stays queued while anything slow happens.
+"""
 
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from runyard.artifacts import ContentAddressedStore
 from runyard.entities import ArtifactRef, LineageEdge, NodeKind, RunStatus
 from runyard.errors import AlreadyExists
-from runyard.tracking.store.base import MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH, TrackingStore
+from runyard.tracking.store.base import (
+    MAX_PARAM_VALUE_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+    NewRun,
+    TrackingStore,
+)
 
-__all__ = ["TAG", "Recorder", "param_text"]
+__all__ = ["FLUSH_EVERY", "TAG", "PendingRun", "Recorder", "param_text"]
+
+FLUSH_EVERY = 1000
+"""Queued finished runs that trigger a write without waiting for a flush point."""
+
+
+@dataclass(slots=True)
+class PendingRun:
+    """The run of a queued step call; ``run_id`` is set once :meth:`Recorder.flush` wrote it."""
+
+    run_id: str | None = None
 
 
 class TAG:
@@ -65,6 +91,7 @@ class Recorder:
         self.pipeline = pipeline
         self.experiment_id = ""
         self.run_id = ""
+        self._queued: list[tuple[NewRun, PendingRun]] = []
 
     def start_pipeline(
         self,
@@ -111,6 +138,43 @@ class Recorder:
         )
         return run.run_id
 
+    def add_finished_step(
+        self, name: str, tags: Mapping[str, str], params: Mapping[str, str]
+    ) -> PendingRun:
+        """Queue the run of a call that finished as it started (a cache hit); see the module."""
+        now = _now_ms()
+        record = NewRun(
+            self.experiment_id,
+            name=name,
+            start_time=now,
+            status=RunStatus.FINISHED,
+            end_time=now,
+            params=dict(params),
+            tags={
+                k: _clip(v)
+                for k, v in {TAG.KIND: "step", TAG.PIPELINE: self.pipeline, **tags}.items()
+            },
+            parent_run_id=self.run_id,
+        )
+        pending = PendingRun()
+        self._queued.append((record, pending))
+        if len(self._queued) >= FLUSH_EVERY:
+            self.flush()
+        return pending
+
+    def flush(self) -> None:
+        """Write every queued run (one ``create_runs`` call); a no-op when none is queued."""
+        if not self._queued:
+            return
+        queued, self._queued = self._queued, []
+        try:
+            ids = self.store.create_runs([record for record, _ in queued])
+        except BaseException:
+            self._queued = queued + self._queued  # not written: a later flush tries again
+            raise
+        for (_, pending), run_id in zip(queued, ids, strict=True):
+            pending.run_id = run_id
+
     def finish_step(
         self,
         run_id: str,
@@ -145,7 +209,8 @@ class Recorder:
         return self.cas.put_bytes(text.encode("utf-8", "replace"), path)
 
     def end_pipeline(self, status: RunStatus, tags: Mapping[str, str] | None = None) -> None:
-        """End the pipeline run."""
+        """Write what is queued, then end the pipeline run."""
+        self.flush()
         if tags:
             self.store.log_batch(self.run_id, tags={k: _clip(v) for k, v in tags.items()})
         self.store.update_run(self.run_id, status=status, end_time=_now_ms())

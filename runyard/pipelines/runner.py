@@ -8,6 +8,7 @@ the pipeline run, with its params, cache use, captured output, lineage and outco
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import json
@@ -15,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from runyard.artifacts import ContentAddressedStore, open_cas
@@ -32,7 +33,7 @@ from runyard.pipelines._inputs import (
     resolve,
 )
 from runyard.pipelines._keys import input_digests, key_components, params_of
-from runyard.pipelines._recorder import TAG, Recorder
+from runyard.pipelines._recorder import TAG, PendingRun, Recorder
 from runyard.pipelines._task import TaskOutcome, run_step_call
 from runyard.pipelines.cache_key import KeyComponents, cache_key
 from runyard.pipelines.graph import Graph, StepNode
@@ -176,6 +177,8 @@ class _Runner:
         self.inflight: dict[Future[TaskOutcome], _Attempt] = {}
         self.retry_queue: list[tuple[float, int, _Attempt]] = []
         self.records: list[StepRecord] = []
+        self._queued_records: list[tuple[int, PendingRun]] = []  # records of queued runs
+        self._cache_written: dict[str, str] = {}  # entries this run put: no need to read them
         self.first_error: BaseException | None = None
         self._submitting: _Attempt | None = None  # an inline call runs inside submit()
         self._seq = itertools.count()
@@ -196,6 +199,7 @@ class _Runner:
                 timeout = None
                 if self.retry_queue:
                     timeout = max(0.0, self.retry_queue[0][0] - time.monotonic())
+                self.rec.flush()  # nothing stays queued while user code runs
                 done, _ = wait(list(self.inflight), timeout=timeout, return_when=FIRST_COMPLETED)
                 for future in done:
                     self._settle(future, self.inflight.pop(future))
@@ -204,10 +208,16 @@ class _Runner:
         except KeyboardInterrupt:
             self._kill()
             raise
+        except BaseException:
+            with contextlib.suppress(RunyardError):  # keep what finished; raise the cause
+                self.rec.flush()
+            raise
         failed = any(s.failed for s in self.nodes.values())
         value = None if failed else resolve(self.graph.output, self.params, self.outputs).value
         status = RunStatus.FAILED if failed else RunStatus.FINISHED
         self.rec.end_pipeline(status)
+        for i, pending in self._queued_records:
+            self.records[i] = replace(self.records[i], run_id=pending.run_id)
         return PipelineResult(value, run_id, status, tuple(self.records))
 
     def _kill(self) -> None:
@@ -307,6 +317,7 @@ class _Runner:
         attempt.started = time.perf_counter()
         self._event(attempt.call, StepStatus.RUNNING)
         self._submitting = attempt
+        self.rec.flush()  # an inline executor runs the call inside submit()
         try:
             future = self.executor.submit(
                 run_step_call,
@@ -326,7 +337,7 @@ class _Runner:
         return serializers.load(serializer, self.rec.cas.get_bytes(digest))
 
     def _answer_from_cache(self, call: Call, key: str, components: KeyComponents | None) -> bool:
-        payload = self.store.get_cache_entry(key)
+        payload = self._cache_written.get(key) or self.store.get_cache_entry(key)
         if payload is None:
             return False
         try:
@@ -346,11 +357,12 @@ class _Runner:
                 "runyard.cache.source_run": entry.get("run_id", ""),
             }
         )
-        run_id = self.rec.start_step(call.label, tags)
         # A hit points at the run that produced the output (its artifacts and lineage are
         # recorded there once); recording them again would double the cost of every hit.
-        self.rec.finish_step(run_id, RunStatus.FINISHED, params=params_of(call))
-        self._record(call, StepStatus.CACHED, run_id, CacheUse.HIT, digest=entry["digest"])
+        # Its run is finished from the start, so it is queued and written in bulk.
+        pending = self.rec.add_finished_step(call.label, tags, params_of(call))
+        self._queued_records.append((len(self.records), pending))
+        self._record(call, StepStatus.CACHED, None, CacheUse.HIT, digest=entry["digest"])
         self._call_done(call, NodeOutput(value, _hex(entry["digest"])))
         return True
 
@@ -415,7 +427,9 @@ class _Runner:
                     "uri": ref.uri,
                     "run_id": attempt.run_id,
                 }
-                self.store.put_cache_entry(attempt.key, json.dumps(entry))
+                payload = json.dumps(entry)
+                self.store.put_cache_entry(attempt.key, payload)
+                self._cache_written[attempt.key] = payload
         except serializers.Unstorable as e:
             reason = f"the output cannot be stored: {e}"
             tags.update({TAG.CACHE: CacheUse.OFF, TAG.CACHE_REASON: reason})
@@ -559,7 +573,7 @@ class _Runner:
         self,
         call: Call,
         status: StepStatus,
-        run_id: str,
+        run_id: str | None,
         cache: CacheUse,
         *,
         reason: str | None = None,

@@ -140,9 +140,17 @@ def _launcher(executor: str | Executor | None, gpus: float, standby: bool) -> La
     kind = executor.partition(":")[0].strip().lower() if isinstance(executor, str) else ""
     if isinstance(executor, str) and kind == "ray":
         try:
-            module = importlib.import_module("runyard.training.launch_ray")
+            importlib.import_module("ray")
         except ImportError as e:
             raise MissingDependency("ray", "ray") from e
+        try:
+            module = importlib.import_module("runyard.training.launch_ray")
+        except ModuleNotFoundError as e:
+            if e.name != "runyard.training.launch_ray":
+                raise
+            raise InvalidArgument(
+                "training on Ray is not part of this runyard build yet; use executor='process'"
+            ) from e
         ray_launcher: Launcher = module.RayLauncher(address=executor.partition(":")[2] or None)
         return ray_launcher
     from runyard.training.launch_local import LocalLauncher

@@ -86,9 +86,12 @@ class LocalLauncher:
         self._given = executor if isinstance(executor, Executor) else None
         self._use_standby = standby and self._given is None
         self._standby: Executor | None = None
+        self._standby_topped_up = False
+        self._modules: list[str] = []
 
     def prepare(self, workers: int, modules: Sequence[str] = ()) -> None:
         """Start the first attempt's processes now (owned pools only), importing ``modules``."""
+        self._modules = list(modules)
         if self._given is None and self._standby is None:
             self._standby = _warm_pool(workers, modules, low_priority=False)
 
@@ -153,10 +156,8 @@ class LocalLauncher:
                             executor.shutdown(wait=False)
                 if on_poll is not None:
                     on_poll()
-                if self._use_standby and self._standby is None and not failed_at:
-                    modules = rendezvous.read_json(attempt, "modules")
-                    if modules is not None:  # rank 0 has reported: the group is training
-                        self._standby = _warm_pool(len(specs), modules)
+                if self._use_standby and not failed_at:
+                    self._keep_standby(len(specs), attempt, rendezvous)
                 if failed_at and time.time() - failed_at > _GRACE_S:
                     break
             settled = True
@@ -166,6 +167,18 @@ class LocalLauncher:
             if owned:  # every outcome is in: no need to wait for interpreters to tear down
                 executor.shutdown(wait=False)
         return _classify(outcomes, lost, int(failed_at * 1000))
+
+    def _keep_standby(self, workers: int, attempt: int, rendezvous: RendezvousHost) -> None:
+        """Start a low-priority standby; top it up with the workers' modules once known."""
+        if self._standby is None:
+            self._standby = _warm_pool(workers, self._modules)
+            self._standby_topped_up = False
+        if not self._standby_topped_up:
+            modules = rendezvous.read_json(attempt, "modules")
+            if modules is not None:  # rank 0 has reported: import what the workers use
+                self._standby_topped_up = True
+                for _ in range(workers):
+                    self._standby.submit(_warm_up, modules, True)
 
     @staticmethod
     def _collect(
@@ -193,12 +206,16 @@ class LocalLauncher:
 
 
 def _warm_pool(workers: int, modules: Sequence[str], low_priority: bool = True) -> Executor:
-    from runyard.training._standby import warm_up
-
     pool = get_executor(f"process:{workers}")
     for _ in range(workers):
-        pool.submit(warm_up, list(modules), low_priority)
+        pool.submit(_warm_up, list(modules), low_priority)
     return pool
+
+
+def _warm_up(modules: list[str], low_priority: bool) -> int:
+    from runyard.training._standby import warm_up
+
+    return warm_up(modules, low_priority)
 
 
 def _classify(

@@ -141,3 +141,60 @@ def test_a_worker_node_stopped_mid_run_is_survived(
     # every step that was on the lost node ran again, on the head
     for x in on_second:
         assert any(n.startswith(f"{x}-127.0.0.2-") for n in names), names
+
+
+def test_the_cli_runs_a_pipeline_on_the_cluster(ray_cluster: RayCluster, tmp_path: Path) -> None:
+    import subprocess
+    import textwrap
+
+    script = tmp_path / "flow.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import runyard as ry
+
+            @ry.step
+            def double(x: int) -> int:
+                return 2 * x
+
+            @ry.step
+            def add(xs: list[int]) -> int:
+                return sum(xs)
+
+            @ry.step
+            def upto(n: int) -> list[int]:
+                return list(range(n))
+
+            @ry.pipeline
+            def flow(n: int = 3) -> int:
+                return add(double.map(x=upto(n)))
+            """
+        )
+    )
+    env = {
+        **os.environ,
+        "RUNYARD_RAY_NODE_IP": "127.0.0.2",
+        "RAY_AUTH_MODE": "disabled",
+        "COLUMNS": "200",
+    }
+    done = subprocess.run(
+        [
+            "runyard",
+            "run",
+            f"{script}:flow",
+            "-p",
+            "n=5",
+            "--executor",
+            "ray",
+            "--ray-address",
+            ray_cluster.address,
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "value: 20" in done.stdout
+    assert "FINISHED" in done.stdout

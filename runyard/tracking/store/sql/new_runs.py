@@ -8,6 +8,7 @@ instead of reading them back, and writes every run, tag and param row with one
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Sequence
 from types import MappingProxyType
@@ -64,8 +65,9 @@ def insert_runs(conn: sa.Connection, records: Sequence[NewRun], now_ms: int) -> 
     tag_rows: list[dict[str, str]] = []
     param_rows: list[dict[str, str]] = []
     out: list[Run] = []
-    for r in records:
-        run_id = uuid.uuid4().hex
+    random = os.urandom(16 * len(records))  # one system call for every id
+    for i, r in enumerate(records):
+        run_id = uuid.UUID(bytes=random[16 * i : 16 * i + 16], version=4).hex
         exp_id, location = where[r.experiment_id]
         run = Run(
             run_id=run_id,
