@@ -1,8 +1,10 @@
 """``runyard demo``: the end-to-end loop on embedded defaults (SQLite, local folder).
 
 Trains small MLPs on scikit-learn's bundled digits data with a few learning rates and
-hidden sizes, logs params, per-epoch metrics and the model as an artifact, then searches
-the runs and prints a comparison table. It grows with every capability runyard gains.
+hidden sizes, logs params, per-epoch metrics and the model as an artifact, evaluates each
+model per slice with bootstrap intervals (stored on its run), searches the runs, compares
+the best model with the runner-up slice by slice and gates the promotion. It grows with
+every capability runyard gains.
 """
 
 from __future__ import annotations
@@ -76,7 +78,41 @@ def _train_one(
         path.write_bytes(pickle.dumps(model))
         run.log_artifact(path, "model")
         run.log_lineage(inputs={"sklearn.datasets.load_digits": "dataset"})
+        _evaluate(model, x_test, y_test, run)
         return run.run_id
+
+
+def _evaluate(model: Any, x_test: Any, y_test: Any, run: Any) -> None:
+    """Per-example predictions → metrics per slice with intervals, stored on the run."""
+    import numpy as np
+    import pyarrow as pa
+
+    from runyard.evaluation import bucket, evaluate
+
+    ink = x_test.sum(axis=1)  # how much ink the digit uses: a natural slice
+    table = pa.table(
+        {
+            "example_id": np.arange(len(y_test)),
+            "y": y_test,
+            "y_hat": model.predict(x_test),
+            "digits": np.where(y_test < 5, "0-4", "5-9"),
+            "ink": ink,
+        }
+    )
+    evaluate(
+        table,
+        label="y",
+        prediction="y_hat",
+        slices=[
+            "digits",
+            bucket("ink", [float(np.quantile(ink, 1 / 3)), float(np.quantile(ink, 2 / 3))]),
+        ],
+        crosses=2,
+        metrics=["accuracy", "f1_macro"],
+        bootstrap=200,
+        min_size=20,
+        run=run,
+    )
 
 
 def run_demo(
@@ -117,7 +153,7 @@ def run_demo(
         )
     )
     mine = [client.get_run(r) for r in run_ids]
-    console.print(compare_table(mine, ranges=False))
+    console.print(compare_table(mine, ranges=False, metric_keys=["acc", "train_acc", "loss"]))
     if best.items:
         top = best.items[0]
         console.print(
@@ -125,7 +161,36 @@ def run_demo(
             f"(run {top.run_id}); artifacts: "
             + ", ".join(r.path for r in client.list_artifacts(top.run_id))
         )
+    if len(best.items) >= 2:
+        _compare_and_gate(client, best.items[1].run_id, best.items[0].run_id, console)
     return run_ids
+
+
+def _compare_and_gate(client: Client, baseline: str, candidate: str, console: Console) -> None:
+    """Compare the best run with the runner-up, slice by slice, and gate the promotion."""
+    from rich.table import Table
+
+    from runyard.evaluation import compare as compare_results
+    from runyard.evaluation import comparison_rows, gate, load_eval, verdict_rows
+
+    cmp = compare_results(load_eval(baseline, client), load_eval(candidate, client))
+    headers, rows = comparison_rows(cmp, limit=6)
+    table = Table(*headers, title="best (B) vs runner-up (A), paired bootstrap per slice")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    verdict = gate(
+        cmp, "accuracy >= 0.9", "no_slice_regression(accuracy, max_drop=0.05, min_size=20)"
+    )
+    headers, rows = verdict_rows(verdict)
+    table = Table(*headers, title="promotion gate: " + ("PASS" if verdict.passed else "FAIL"))
+    for row in rows:
+        table.add_row(*row, style="green" if row[0] == "PASS" else "red")
+    console.print(table)
+    console.print(
+        f"evaluation stored on each run: [bold]runyard eval show {candidate}[/], "
+        f"[bold]runyard eval compare {baseline} {candidate}[/]"
+    )
 
 
 def register(app: typer.Typer) -> None:

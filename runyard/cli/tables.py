@@ -58,7 +58,9 @@ def runs_table(
     return table
 
 
-def compare_table(runs: Sequence[Run], ranges: bool = True) -> Table:
+def compare_table(
+    runs: Sequence[Run], ranges: bool = True, metric_keys: Sequence[str] | None = None
+) -> Table:
     """Runs side by side: one column per run, one row per param and metric.
 
     Metric cells show the latest value and, with ``ranges``, the (min–max) range.
@@ -72,7 +74,8 @@ def compare_table(runs: Sequence[Run], ranges: bool = True) -> Table:
         values = [r.params.get(key, "-") for r in runs]
         style = "yellow" if len(set(values)) > 1 else None
         table.add_row(f"params.{key}", *values, style=style)
-    for key in _keys(r.metrics for r in runs):
+    keys = list(metric_keys) if metric_keys is not None else _keys(r.metrics for r in runs)
+    for key in keys:
         cells = []
         for r in runs:
             s = r.metrics.get(key)

@@ -51,6 +51,7 @@ from runyard.tracking.store.base import (
     MAX_KEY_LENGTH,
     MAX_PARAM_VALUE_LENGTH,
     MAX_TAG_VALUE_LENGTH,
+    NewRun,
     TrackingStore,
 )
 
@@ -258,6 +259,67 @@ class TrackingStoreSuite:
         assert store.update_run(run.run_id).status is RunStatus.FINISHED
         with pytest.raises(NotFound):
             store.update_run(uuid.uuid4().hex, status=RunStatus.FAILED)
+
+    def test_create_runs_writes_complete_runs_in_order(self, store: TrackingStore) -> None:
+        """A pipeline records many finished step runs at once; each reads back whole."""
+        exp = store.create_experiment(_unique())
+        parent = store.create_run(exp, name="pipeline")
+        ids = store.create_runs(
+            [
+                NewRun(exp, "hit", start_time=10, status=RunStatus.FINISHED, end_time=12,
+                       params={"x": "1"}, tags={"cache": "hit"}, parent_run_id=parent.run_id),
+                NewRun(exp, start_time=11),
+                NewRun(exp, "broken", start_time=12, status=RunStatus.FAILED, end_time=13,
+                       parent_run_id=parent.run_id, artifact_uri="s3://b/broken"),
+            ]
+        )  # fmt: skip
+        assert len(ids) == len(set(ids)) == 3 and all(len(i) == 32 for i in ids)
+        hit, plain, broken = (store.get_run(i) for i in ids)
+        assert (hit.name, hit.status, hit.start_time, hit.end_time) == (
+            "hit", RunStatus.FINISHED, 10, 12
+        )  # fmt: skip
+        assert (dict(hit.params), dict(hit.tags), hit.parent_run_id) == (
+            {"x": "1"}, {"cache": "hit"}, parent.run_id
+        )  # fmt: skip
+        assert hit.artifact_uri == f"{store.get_experiment(exp).artifact_location}/{hit.run_id}"
+        assert (plain.status, plain.end_time, plain.parent_run_id) == (
+            RunStatus.RUNNING,
+            None,
+            None,
+        )
+        assert plain.name
+        assert (broken.status, broken.artifact_uri) == (RunStatus.FAILED, "s3://b/broken")
+        children = self.names(store, exp, f"parent_run_id = '{parent.run_id}'")
+        assert children == ["broken", "hit"]
+        assert store.create_runs([]) == []
+        store.log_batch(hit.run_id, [Metric("m", 1.0, 0, 0)])  # an ordinary run from then on
+        assert store.get_run(hit.run_id).metrics["m"].latest == 1.0
+
+    @pytest.mark.parametrize(
+        "bad",
+        ["tag-value", "param-key", "no-end-time", "name", "parent", "experiment", "deleted"],
+    )
+    def test_create_runs_refused_input_writes_nothing(self, store: TrackingStore, bad: str) -> None:
+        """One refused record in a batch refuses the batch, and no run is written."""
+        exp = store.create_experiment(_unique())
+        deleted = store.create_experiment(_unique())
+        store.delete_experiment(deleted)
+        good = NewRun(exp, "good", status=RunStatus.FINISHED, end_time=1, tags={"t": "v"})
+        wrong = {
+            "tag-value": NewRun(exp, tags={"k": "v" * (MAX_TAG_VALUE_LENGTH + 1)}),
+            "param-key": NewRun(exp, params={"k" * (MAX_KEY_LENGTH + 1): "v"}),
+            "no-end-time": NewRun(exp, status=RunStatus.FINISHED),
+            "name": NewRun(exp, "n" * 251),
+            "parent": NewRun(exp, parent_run_id=uuid.uuid4().hex),
+            "experiment": NewRun("987654321"),
+            "deleted": NewRun(deleted),
+        }[bad]
+        error = NotFound if bad in ("parent", "experiment") else InvalidArgument
+        with pytest.raises(error):
+            store.create_runs([good, wrong])
+        assert self.names(store, exp, view=None) == []
+        store.restore_experiment(deleted)
+        assert self.names(store, deleted, view=None) == []
 
     def test_delete_and_restore_run(self, store: TrackingStore) -> None:
         """Delete and restore run."""

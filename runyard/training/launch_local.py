@@ -30,10 +30,10 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass
 
 from runyard.errors import InvalidArgument
 from runyard.executors import Executor, Resources, TaskTimeout, WorkerLost, get_executor
+from runyard.training._attempt import AttemptOutcome, classify
 from runyard.training._rendezvous import RendezvousHost
 from runyard.training._spec import WorkerOutcome, WorkerSpec
 from runyard.training._worker import run_worker
@@ -42,25 +42,6 @@ __all__ = ["AttemptOutcome", "LocalLauncher"]
 
 _POLL_S = 0.02
 _GRACE_S = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptOutcome:
-    """How one attempt of the whole group ended.
-
-    Attributes:
-        ok: every worker's function returned.
-        retryable: a worker was lost (not an error in the user's code).
-        cause: a one-line description of the failure ("" when ok).
-        user_error: the failing worker's outcome when the user's code raised.
-        failed_at_ms: when the driver saw the failure, milliseconds since the epoch.
-    """
-
-    ok: bool
-    retryable: bool = False
-    cause: str = ""
-    user_error: WorkerOutcome | None = None
-    failed_at_ms: int = 0
 
 
 class LocalLauncher:
@@ -166,7 +147,7 @@ class LocalLauncher:
                 rendezvous.abort(attempt)
             if owned:  # every outcome is in: no need to wait for interpreters to tear down
                 executor.shutdown(wait=False)
-        return _classify(outcomes, lost, int(failed_at * 1000))
+        return classify(outcomes, lost, int(failed_at * 1000))
 
     def _keep_standby(self, workers: int, attempt: int, rendezvous: RendezvousHost) -> None:
         """Start a low-priority standby; top it up with the workers' modules once known."""
@@ -216,28 +197,3 @@ def _warm_up(modules: list[str], low_priority: bool) -> int:
     from runyard.training._standby import warm_up
 
     return warm_up(modules, low_priority)
-
-
-def _classify(
-    outcomes: list[WorkerOutcome], lost: list[tuple[int, BaseException]], failed_at_ms: int
-) -> AttemptOutcome:
-    if not lost and all(o.ok for o in outcomes):
-        return AttemptOutcome(ok=True)
-    user = [o for o in outcomes if not o.ok and not o.communication]
-    if user:
-        first = user[0]
-        name = first.error_type.rpartition(".")[2]
-        return AttemptOutcome(
-            ok=False,
-            retryable=False,
-            cause=f"rank {first.rank} raised {name}: {first.message}",
-            user_error=first,
-            failed_at_ms=failed_at_ms,
-        )
-    if lost:
-        rank, error = lost[0]
-        cause = f"worker lost: rank {rank}: {error}"
-    else:
-        first = next(o for o in outcomes if not o.ok)
-        cause = f"worker group broken: rank {first.rank}: {first.message.splitlines()[0]}"
-    return AttemptOutcome(ok=False, retryable=True, cause=cause, failed_at_ms=failed_at_ms)

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from runyard.entities import RunStatus
 from runyard.errors import UserCodeError
 from runyard.executors import WorkerLost
+from runyard.training._attempt import AttemptOutcome
 from runyard.training._rendezvous import RendezvousHost
 from runyard.training._spec import RemoteTraceback, WorkerOutcome, WorkerSpec
 from runyard.training.checkpoint import CheckpointPolicy, read_index
-from runyard.training.launch_local import AttemptOutcome
 from runyard.training.result import RestartRecord, TrainProgress, TrainResult
 
 if TYPE_CHECKING:
@@ -142,6 +142,9 @@ class Supervisor:
             return self._finish()
         except KeyboardInterrupt:
             self._run.end(RunStatus.KILLED)
+            raise
+        except Exception:  # a failure of runyard itself: the run must not stay RUNNING
+            self._run.end(RunStatus.FAILED)  # a no-op when _fail() ended it already
             raise
         finally:
             self._launcher.close()

@@ -45,6 +45,36 @@ def test_demo_trains_tracks_searches_and_compares(tmp_path: Path) -> None:
     exps = runyard("experiments", "ls", cwd=tmp_path)
     assert "digits-demo" in exps.stdout
 
+    # every model was evaluated per slice, stored on its run, then compared and gated
+    assert "promotion gate" in done.stdout
+    best, second = runs.items[0], runs.items[1]
+    assert best.metrics["eval/overall/accuracy"].latest == best.metrics["acc"].latest
+    assert "eval/digits=0-4/accuracy" in best.metrics
+    shown = runyard("eval", "show", best.run_id, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "overall" in shown.stdout and "digits=5-9" in shown.stdout
+    assert "worst slices" in shown.stdout
+    passing = runyard(
+        "eval", "compare", second.run_id, best.run_id, "--gate", "accuracy >= 0.5", cwd=tmp_path
+    )
+    assert passing.returncode == 0, passing.stderr
+    assert "PASS" in passing.stdout
+    failing = runyard(
+        "eval",
+        "compare",
+        second.run_id,
+        best.run_id,
+        "--gate",
+        "accuracy >= 0.999",
+        cwd=tmp_path,
+    )
+    assert failing.returncode == 1
+    assert "FAIL" in failing.stdout
+    bad_rule = runyard(
+        "eval", "compare", second.run_id, best.run_id, "--gate", "accuracy >=", cwd=tmp_path
+    )
+    assert bad_rule.returncode == 2 and "Traceback" not in bad_rule.stderr
+
 
 def test_errors_print_one_line_and_exit_with_their_code(tmp_path: Path) -> None:
     missing = runyard("runs", "show", "f" * 32, cwd=tmp_path)

@@ -210,10 +210,11 @@ class TrackingStore(abc.ABC):
             >>> ids = store.create_runs(new)  # doctest: +SKIP
         """
         checked = [check_new_run(r) for r in runs]
-        for r in checked:
-            self.get_experiment(r.experiment_id)
-            if r.parent_run_id is not None:
-                self.get_run(r.parent_run_id)
+        for experiment_id in dict.fromkeys(r.experiment_id for r in checked):
+            if self.get_experiment(experiment_id).lifecycle_stage is not LifecycleStage.ACTIVE:
+                raise InvalidArgument(f"experiment {experiment_id!r} is deleted; restore it first")
+        for parent in dict.fromkeys(r.parent_run_id for r in checked if r.parent_run_id):
+            self.get_run(parent)
         ids = []
         for r in checked:
             run = self.create_run(
