@@ -41,7 +41,7 @@ class RayLauncher:
 
         if not ray.is_initialized():
             ray.init(address=address)
-        self.host: str = ray.util.get_node_ip_address()
+        self.host: str = ray.util.get_node_ip_address()  # type: ignore[no-untyped-call]
 
     def describe(self, workers: int) -> str:
         """Where the workers run."""
@@ -51,7 +51,7 @@ class RayLauncher:
         """Refuse a group larger than the cluster's CPUs could ever host."""
         import ray
 
-        cpus = ray.cluster_resources().get("CPU", 0)
+        cpus = ray.cluster_resources().get("CPU", 0)  # type: ignore[no-untyped-call]
         if cpus < workers:
             raise InvalidArgument(f"the Ray cluster has {cpus:g} CPUs; {workers} workers need more")
 

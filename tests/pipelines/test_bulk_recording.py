@@ -28,11 +28,11 @@ def doubled(n: int = 50):
 
 
 @ry.step
-def hits_seen(xs: list[int], db: str, experiment: str, token: str) -> int:
+def hits_seen(xs: list[int], db: str, exp_name: str, token: str) -> int:
     """Count, from user code, the cache-hit runs the store already holds."""
     store = get_store(db)
     try:
-        exp = store.get_experiment_by_name(experiment)
+        exp = store.get_experiment_by_name(exp_name)
         if exp is None:
             return -1
         runs = store.search_runs([exp.experiment_id], max_results=1000).items
@@ -42,8 +42,8 @@ def hits_seen(xs: list[int], db: str, experiment: str, token: str) -> int:
 
 
 @ry.pipeline
-def hits_then_probe(db: str, experiment: str, token: str, n: int = 5):
-    return hits_seen(double.map(x=list(range(n))), db, experiment, token)
+def hits_then_probe(db: str, exp_name: str, token: str, n: int = 5):
+    return hits_seen(double.map(x=list(range(n))), db, exp_name, token)
 
 
 @ry.step
@@ -86,8 +86,7 @@ def test_hits_are_in_the_store_before_user_code_runs(
     where: dict[str, Any], tmp_path: Path, executor: str
 ) -> None:
     db = f"sqlite:///{tmp_path / 'runyard.db'}"  # the `store` fixture's database
-    kw = {"db": db, "experiment": "probe", "executor": executor, "experiment_": None}
-    kw.pop("experiment_")
+    kw = {"db": db, "exp_name": "probe", "experiment": "probe", "executor": executor}
     first = hits_then_probe.run(token="1", **kw, **where)
     assert first.value == 0
     second = hits_then_probe.run(token="2", **kw, **where)
