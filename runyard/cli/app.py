@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from runyard.cli import demo, experiments, run, runs, sweep
+from runyard.cli import demo, experiments, run, runs, server, sweep, tokens
 from runyard.cli import eval as eval_cli
 from runyard.cli.errors import exit_code_for
 from runyard.errors import RunyardError
@@ -26,6 +26,8 @@ app.add_typer(eval_cli.app, name="eval")
 demo.register(app)
 run.register(app)
 sweep.register(app)
+server.register(app)
+app.add_typer(tokens.app, name="tokens")
 
 
 def main() -> None:

@@ -9,9 +9,11 @@ from runyard.entities.experiment import Experiment, LifecycleStage
 from runyard.entities.lineage import LineageEdge, NodeKind
 from runyard.entities.metric import Metric, MetricSeries, MetricSummary
 from runyard.entities.page import Page
+from runyard.entities.registry import ApiToken, ModelVersion, RegisteredModel
 from runyard.entities.run import Run, RunStatus
 
 __all__ = [
+    "ApiToken",
     "ArtifactRef",
     "Experiment",
     "LifecycleStage",
@@ -19,8 +21,10 @@ __all__ = [
     "Metric",
     "MetricSeries",
     "MetricSummary",
+    "ModelVersion",
     "NodeKind",
     "Page",
+    "RegisteredModel",
     "Run",
     "RunStatus",
 ]

@@ -52,6 +52,7 @@ from runyard.tracking.store.base import (
     MAX_PARAM_VALUE_LENGTH,
     MAX_TAG_VALUE_LENGTH,
     NewRun,
+    RunEnd,
     TrackingStore,
 )
 
@@ -320,6 +321,53 @@ class TrackingStoreSuite:
         assert self.names(store, exp, view=None) == []
         store.restore_experiment(deleted)
         assert self.names(store, deleted, view=None) == []
+
+    def test_end_runs_settles_each_run_whole(self, store: TrackingStore) -> None:
+        """A pipeline ends many step runs at once; each gets its params, tags, refs, lineage."""
+        exp = store.create_experiment(_unique())
+        a, b = store.create_run(exp, name="a"), store.create_run(exp, name="b")
+        store.log_batch(a.run_id, params={"lr": "0.1"})
+        out = ArtifactRef("outputs/a.json", "sha256:" + "a" * 64, 3, "file:///blobs/a")
+        wrote = LineageEdge(NodeKind.RUN, a.run_id, NodeKind.ARTIFACT, out.digest, "output")
+        store.end_runs(
+            [
+                RunEnd(a.run_id, RunStatus.FINISHED, 50, params={"lr": "0.1", "n": "3"},
+                       tags={"cache": "miss"}, artifacts=[out], lineage=[wrote]),
+                RunEnd(b.run_id, RunStatus.FAILED, 60, tags={"error": "boom"}),
+            ]
+        )  # fmt: skip
+        done_a, done_b = store.get_run(a.run_id), store.get_run(b.run_id)
+        assert (done_a.status, done_a.end_time, dict(done_a.params)) == (
+            RunStatus.FINISHED, 50, {"lr": "0.1", "n": "3"}
+        )  # fmt: skip
+        assert dict(done_a.tags) == {"cache": "miss"}
+        assert store.list_artifact_refs(a.run_id) == [out]
+        assert store.get_lineage(a.run_id) == [wrote]
+        assert (done_b.status, done_b.end_time, dict(done_b.tags)) == (
+            RunStatus.FAILED, 60, {"error": "boom"}
+        )  # fmt: skip
+        store.end_runs([])
+
+    @pytest.mark.parametrize("bad", ["unknown-run", "param-conflict", "tag-value", "status"])
+    def test_end_runs_refused_input_writes_nothing(self, store: TrackingStore, bad: str) -> None:
+        """A refused end refuses the batch: no run changes."""
+        exp = store.create_experiment(_unique())
+        run = store.create_run(exp)
+        store.log_batch(run.run_id, params={"p": "1"})
+        wrong = {
+            "unknown-run": [RunEnd(uuid.uuid4().hex, RunStatus.FINISHED, 1)],
+            "param-conflict": [RunEnd(run.run_id, RunStatus.FINISHED, 1, params={"p": "2"},
+                                      tags={"t": "v"})],
+            "tag-value": [RunEnd(run.run_id, RunStatus.FINISHED, 1,
+                                 tags={"t": "v" * (MAX_TAG_VALUE_LENGTH + 1)})],
+            "status": [RunEnd(run.run_id, "DONE", 1)],  # type: ignore[arg-type]
+        }[bad]  # fmt: skip
+        error = {"unknown-run": NotFound, "param-conflict": ParamConflict}.get(bad, InvalidArgument)
+        with pytest.raises(error):
+            store.end_runs([RunEnd(run.run_id, RunStatus.FINISHED, 1, tags={"t": "v"}), *wrong])
+        after = store.get_run(run.run_id)
+        assert (after.status, after.end_time) == (RunStatus.RUNNING, None)
+        assert (dict(after.params), dict(after.tags)) == ({"p": "1"}, {})
 
     def test_delete_and_restore_run(self, store: TrackingStore) -> None:
         """Delete and restore run."""

@@ -23,8 +23,8 @@ def total(xs: list[int]) -> int:
 
 
 @ry.pipeline
-def doubled(n: int = 50):
-    return total(double.map(x=list(range(n))))
+def doubled(xs: list[int] = list(range(50))):  # noqa: B006, B008
+    return total(double.map(x=xs))
 
 
 @ry.step
@@ -42,8 +42,8 @@ def hits_seen(xs: list[int], db: str, exp_name: str, token: str) -> int:
 
 
 @ry.pipeline
-def hits_then_probe(db: str, exp_name: str, token: str, n: int = 5):
-    return hits_seen(double.map(x=list(range(n))), db, exp_name, token)
+def hits_then_probe(db: str, exp_name: str, token: str, xs: list[int] = [0, 1, 2, 3, 4]):  # noqa: B006
+    return hits_seen(double.map(x=xs), db, exp_name, token)
 
 
 @ry.step

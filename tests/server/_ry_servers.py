@@ -16,12 +16,8 @@ import uvicorn
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 
-# The CLI wiring the lead adds to runyard/cli/app.py; tests start servers through the same
-# two registrations so they drive exactly the `runyard server` / `runyard tokens` commands.
-CLI = (
-    "import typer; from runyard.cli import server, tokens; "
-    "app = typer.Typer(); server.register(app); app.add_typer(tokens.app, name='tokens'); app()"
-)
+# `python -c CLI ...` is exactly the `runyard ...` console script (with this interpreter).
+CLI = "from runyard.cli.app import main; main()"
 
 
 def free_port() -> int:

@@ -61,9 +61,11 @@ __all__ = [
     "MAX_TAG_VALUE_LENGTH",
     "SEARCH_MAX_RESULTS",
     "NewRun",
+    "RunEnd",
     "TrackingStore",
     "ViewType",
     "check_new_run",
+    "check_run_end",
 ]
 
 SEARCH_MAX_RESULTS = 50_000
@@ -105,6 +107,34 @@ class NewRun:
     tags: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     parent_run_id: str | None = None
     artifact_uri: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunEnd:
+    """How a run ended, for :meth:`TrackingStore.end_runs`: its last params, tags and records.
+
+    Attributes:
+        run_id: the run, which must exist.
+        status: the status to set (usually terminal).
+        end_time: milliseconds since the epoch.
+        params: params to set (an existing param must keep its value).
+        tags: tags to set or overwrite.
+        artifacts: artifact refs to record on the run (a path recorded again is replaced).
+        lineage: lineage edges to record (an edge recorded twice is kept once).
+
+    Example:
+        >>> from runyard.entities import RunStatus
+        >>> RunEnd("0" * 32, RunStatus.FINISHED, 0, tags={"k": "v"}).tags["k"]
+        'v'
+    """
+
+    run_id: str
+    status: RunStatus
+    end_time: int
+    params: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    tags: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    artifacts: Sequence[ArtifactRef] = ()
+    lineage: Sequence[LineageEdge] = ()
 
 
 class TrackingStore(abc.ABC):
@@ -231,6 +261,40 @@ class TrackingStore(abc.ABC):
                 self.update_run(run.run_id, status=r.status, end_time=r.end_time)
             ids.append(run.run_id)
         return ids
+
+    def end_runs(self, ends: Sequence[RunEnd]) -> None:
+        """End many runs, each with its last params, tags, artifact refs and lineage.
+
+        The bulk form of :meth:`log_batch` (params and tags), :meth:`log_artifact_refs`,
+        :meth:`add_lineage` and :meth:`update_run` (status and end time) for each run, for
+        callers that settle many runs at once (the pipeline engine ends its step runs this
+        way). Every record is validated and every run looked up before anything is written,
+        so refused input and unknown runs write nothing.
+
+        The default implementation makes those single-run calls in turn, so a failure
+        part-way (:class:`StoreError`, or a :class:`ParamConflict` found late) may leave the
+        earlier runs ended; backends override it to write everything in one transaction,
+        all or nothing.
+
+        Raises:
+            NotFound: a run does not exist.
+            ParamConflict: a param exists with a different value.
+            InvalidArgument: a status, key or value is refused.
+
+        Example:
+            >>> store.end_runs([RunEnd(run_id, RunStatus.FINISHED, end_ms)])  # doctest: +SKIP
+        """
+        checked = [check_run_end(e) for e in ends]
+        for run_id in dict.fromkeys(e.run_id for e in checked):
+            self.get_run(run_id)
+        for e in checked:
+            if e.params or e.tags:
+                self.log_batch(e.run_id, params=e.params, tags=e.tags)
+            if e.artifacts:
+                self.log_artifact_refs(e.run_id, e.artifacts)
+            if e.lineage:
+                self.add_lineage(e.lineage)
+            self.update_run(e.run_id, status=e.status, end_time=e.end_time)
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> Run:
@@ -509,9 +573,40 @@ def check_new_run(run: NewRun) -> NewRun:
         raise InvalidArgument(f"run name is {len(run.name)} characters, more than 250")
     if status is not RunStatus.RUNNING and run.end_time is None:
         raise InvalidArgument(f"a run created {status.value} needs an end_time")
+    _check_strings(run.params, run.tags)
+    return run if status is run.status else replace(run, status=status)
+
+
+def check_run_end(end: RunEnd) -> RunEnd:
+    """Validate a :class:`RunEnd` without a store (status, end time, keys, lengths).
+
+    Returns it with its status as a :class:`RunStatus`.
+
+    Raises:
+        InvalidArgument: what :meth:`TrackingStore.end_runs` refuses.
+    """
+    if not isinstance(end, RunEnd):
+        raise InvalidArgument(f"end_runs takes RunEnd records, not {type(end).__name__}")
+    try:
+        status = RunStatus(end.status)
+    except ValueError as e:
+        raise InvalidArgument(f"unknown run status {end.status!r}") from e
+    if isinstance(end.end_time, bool) or not isinstance(end.end_time, int):
+        raise InvalidArgument(f"end_time must be milliseconds (an int), not {end.end_time!r}")
+    _check_strings(end.params, end.tags)
+    for ref in end.artifacts:
+        if not isinstance(ref, ArtifactRef):
+            raise InvalidArgument(f"artifacts must be ArtifactRef values, not {ref!r}")
+    for edge in end.lineage:
+        if not isinstance(edge, LineageEdge):
+            raise InvalidArgument(f"lineage must be LineageEdge values, not {edge!r}")
+    return end if status is end.status else replace(end, status=status)
+
+
+def _check_strings(params: Mapping[str, str], tags: Mapping[str, str]) -> None:
     for what, values, limit in (
-        ("param", run.params, MAX_PARAM_VALUE_LENGTH),
-        ("tag", run.tags, MAX_TAG_VALUE_LENGTH),
+        ("param", params, MAX_PARAM_VALUE_LENGTH),
+        ("tag", tags, MAX_TAG_VALUE_LENGTH),
     ):
         for key, value in values.items():
             if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_LENGTH:
@@ -520,4 +615,3 @@ def check_new_run(run: NewRun) -> NewRun:
                 raise InvalidArgument(
                     f"{what} {key!r} must be a string of at most {limit} characters"
                 )
-    return run if status is run.status else replace(run, status=status)

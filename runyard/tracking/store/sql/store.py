@@ -34,12 +34,15 @@ from runyard.tracking.filter import parse_order_by as _parse_order_by
 from runyard.tracking.store.base import (
     SEARCH_MAX_RESULTS,
     NewRun,
+    RunEnd,
     TrackingStore,
     ViewType,
     check_new_run,
+    check_run_end,
 )
 from runyard.tracking.store.sql import migrate
 from runyard.tracking.store.sql.batch import apply_batch
+from runyard.tracking.store.sql.end_runs import artifact_rows, end_runs_in, lineage_rows
 from runyard.tracking.store.sql.engine import get_engine
 from runyard.tracking.store.sql.errors import translate_errors
 from runyard.tracking.store.sql.metrics import read_series
@@ -73,6 +76,15 @@ _UPDATE_RUN = runs.update().where(runs.c.run_id == sa.bindparam("b_run_id"))
 _CACHE_PAYLOAD = sa.select(cache_entries.c.payload).where(
     cache_entries.c.key == sa.bindparam("key")
 )
+
+
+_RUN_EXISTS = sa.select(runs.c.run_id).where(runs.c.run_id == sa.bindparam("run_id"))
+
+
+def _require_run(conn: sa.Connection, run_id: str) -> None:
+    """Raise NotFound unless the run exists (one primary-key lookup)."""
+    if conn.execute(_RUN_EXISTS, {"run_id": run_id}).first() is None:
+        raise NotFound(f"run {run_id!r} does not exist")
 
 
 def _now_ms() -> int:
@@ -292,6 +304,16 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
         with self._tx("create_runs", write=True) as conn:
             return [r.run_id for r in insert_runs(conn, checked, _now_ms())]
 
+    def end_runs(self, ends: Sequence[RunEnd]) -> None:
+        """End many runs in one transaction (see the base class); all or nothing."""
+        checked = [
+            replace(e, params=check_params(e.params), tags=check_tags(e.tags))
+            for e in map(check_run_end, ends)
+        ]
+        if checked:
+            with self._tx("end_runs", write=True) as conn:
+                end_runs_in(conn, checked)
+
     def get_run(self, run_id: str) -> Run:
         """Return the run with its params, tags and metric summaries. Raises NotFound."""
         with self._tx("get_run") as conn:
@@ -360,7 +382,7 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove a tag. Raises NotFound when the run or the tag does not exist."""
         with self._tx("delete_tag", write=True) as conn:
-            load_runs(conn, [run_id])
+            _require_run(conn, run_id)
             done = conn.execute(
                 tags_table.delete().where(tags_table.c.run_id == run_id, tags_table.c.key == key)
             )
@@ -436,21 +458,9 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
 
     def log_artifact_refs(self, run_id: str, refs: Sequence[ArtifactRef]) -> None:
         """Record artifacts on a run (a path logged again is replaced). Raises NotFound."""
-        rows = []
-        for ref in refs:
-            if not ref.path or len(ref.path) > 1000:
-                raise InvalidArgument(f"artifact path must have 1 to 1000 characters: {ref.path!r}")
-            rows.append(
-                {
-                    "run_id": run_id,
-                    "path": ref.path,
-                    "digest": ref.digest,
-                    "size": ref.size,
-                    "uri": ref.uri,
-                }
-            )
+        rows = artifact_rows(run_id, refs)
         with self._tx("log_artifact_refs", write=True) as conn:
-            load_runs(conn, [run_id])
+            _require_run(conn, run_id)
             if rows:
                 conn.execute(
                     upsert(conn, artifact_refs, ["run_id", "path"], ["digest", "size", "uri"]),
@@ -461,7 +471,7 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
         """Artifacts recorded on the run whose path starts with ``prefix``, sorted by path."""
         c = artifact_refs.c
         with self._tx("list_artifact_refs") as conn:
-            load_runs(conn, [run_id])
+            _require_run(conn, run_id)
             rows = conn.execute(
                 sa.select(c.path, c.digest, c.size, c.uri)
                 .where(c.run_id == run_id)
@@ -475,24 +485,7 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
 
     def add_lineage(self, edges: Sequence[LineageEdge]) -> None:
         """Record lineage edges (an edge recorded twice is kept once)."""
-        rows = [
-            {
-                "source_kind": NodeKind(e.source_kind).value,
-                "source_id": e.source_id,
-                "target_kind": NodeKind(e.target_kind).value,
-                "target_id": e.target_id,
-                "relation": e.relation,
-            }
-            for e in edges
-        ]
-        for r in rows:
-            if (
-                not r["source_id"]
-                or not r["target_id"]
-                or len(r["source_id"]) > 500
-                or len(r["target_id"]) > 500
-            ):
-                raise InvalidArgument("lineage node ids must have 1 to 500 characters")
+        rows = lineage_rows(edges)
         if not rows:
             return
         with self._tx("add_lineage", write=True) as conn:
