@@ -45,11 +45,18 @@ def resolve_tracking_uri(uri: str | None = None) -> str:
     return f"sqlite:///{home_dir() / 'runyard.db'}"
 
 
-def resolve_artifact_uri(uri: str | None = None) -> str:
-    """The artifact store URI: ``uri``, else ``$RUNYARD_ARTIFACT_URI``, else a local folder."""
+def resolve_artifact_uri(uri: str | None = None, *, tracking_uri: str | None = None) -> str:
+    """The artifact store URI: ``uri``, else ``$RUNYARD_ARTIFACT_URI``, else a default.
+
+    The default is the artifact proxy of the tracking server when ``tracking_uri`` is a
+    runyard server (``http(s)://…``), so remote clients share the server's artifact root;
+    otherwise the local folder ``$RUNYARD_HOME/artifacts``.
+    """
     if uri:
         return uri
     env = os.environ.get(ARTIFACT_URI_ENV)
     if env:
         return env
+    if tracking_uri and tracking_uri.split(":", 1)[0].lower() in ("http", "https"):
+        return tracking_uri.rstrip("/") + "/api/v1/artifacts"
     return str(home_dir() / "artifacts")

@@ -10,6 +10,7 @@ URI                             store
 ``file:///data/artifacts``      :class:`LocalArtifactStore`
 ``s3://bucket/prefix``          :class:`FsspecArtifactStore` via s3fs (extra ``s3``)
 ``gs://bucket/prefix``          :class:`FsspecArtifactStore` via gcsfs (extra ``gcs``)
+``http(s)://host:port``         :class:`HttpArtifactStore`, a server's proxy
 ==============================  ================================================
 
 :func:`open_cas` wraps the store in a :class:`ContentAddressedStore`: deduplicated blobs
@@ -84,7 +85,11 @@ def get_artifact_store(uri: str | None = None, **storage_options: Any) -> Artifa
         return _local(url2pathname(unquote(parts.path)), storage_options)
     if scheme in SCHEMES:
         return FsspecArtifactStore(resolved, **storage_options)
-    supported = ", ".join(["file", *SCHEMES])
+    if scheme in ("http", "https"):  # a runyard server's artifact proxy (httpx: lazy import)
+        from runyard.artifacts.http import HttpArtifactStore
+
+        return HttpArtifactStore(resolved, **storage_options)
+    supported = ", ".join(["file", *SCHEMES, "http", "https"])
     raise InvalidArgument(
         f"unsupported artifact URI {resolved!r}: the scheme must be one of {supported}, "
         "or give a local folder"

@@ -1,13 +1,17 @@
 """Recording a pipeline run and its step runs in the tracking store and artifact store.
 
 A step call that runs user code gets its run when it starts (RUNNING, so a crash or a hang
-shows) and is finished when it settles. A call that is finished the moment it is known — a
-cache hit — is written in bulk instead: :meth:`Recorder.add_finished_step` queues it and
-:meth:`Recorder.flush` writes every queued run with one
-:meth:`~runyard.tracking.store.base.TrackingStore.create_runs` call (one transaction on the
+shows). What happens after is written in bulk: :meth:`Recorder.finish_step` queues how a
+call ended (params, tags, artifacts, lineage, status) and :meth:`Recorder.add_finished_step`
+queues the whole run of a call that was finished the moment it was known (a cache hit);
+:meth:`Recorder.flush` writes everything queued with one
+:meth:`~runyard.tracking.store.base.TrackingStore.create_runs` and one
+:meth:`~runyard.tracking.store.base.TrackingStore.end_runs` call (a transaction each on the
 SQL store). The runner flushes before it runs or waits for user code, before the pipeline
-run ends (finished, failed or interrupted), and every :data:`FLUSH_EVERY` queued runs, so
-nothing stays queued while anything slow happens.
+run ends (finished, failed or interrupted), and every :data:`FLUSH_EVERY` queued records,
+so nothing stays queued while anything slow happens; and it reports a call as settled (its
+:class:`~runyard.pipelines.records.StepEvent`, its
+:class:`~runyard.pipelines.records.StepRecord`) only once its record is written.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from runyard.tracking.store.base import (
     MAX_PARAM_VALUE_LENGTH,
     MAX_TAG_VALUE_LENGTH,
     NewRun,
+    RunEnd,
     TrackingStore,
 )
 
@@ -92,6 +97,7 @@ class Recorder:
         self.experiment_id = ""
         self.run_id = ""
         self._queued: list[tuple[NewRun, PendingRun]] = []
+        self._ends: list[RunEnd] = []
 
     def start_pipeline(
         self,
@@ -102,13 +108,16 @@ class Recorder:
     ) -> str:
         """Create the pipeline run with its params, tags and graph; return its id."""
         self.experiment_id = self._experiment(experiment)
-        run = self.store.create_run(
-            self.experiment_id,
-            name=self.pipeline,
-            tags={TAG.KIND: "pipeline", TAG.PIPELINE: self.pipeline, **tags},
+        (self.run_id,) = self.store.create_runs(
+            [
+                NewRun(
+                    self.experiment_id,
+                    name=self.pipeline,
+                    params={k: param_text(v) for k, v in params.items()},
+                    tags={TAG.KIND: "pipeline", TAG.PIPELINE: self.pipeline, **tags},
+                )
+            ]
         )
-        self.run_id = run.run_id
-        self.store.log_batch(self.run_id, params={k: param_text(v) for k, v in params.items()})
         ref = self.cas.put_bytes(json.dumps(graph, indent=1).encode(), "runyard/graph.json")
         self.store.log_artifact_refs(self.run_id, [ref])
         return self.run_id
@@ -158,22 +167,39 @@ class Recorder:
         )
         pending = PendingRun()
         self._queued.append((record, pending))
-        if len(self._queued) >= FLUSH_EVERY:
-            self.flush()
+        self._flush_if_full()
         return pending
 
+    @property
+    def queued(self) -> int:
+        """How many records wait for :meth:`flush`."""
+        return len(self._queued) + len(self._ends)
+
+    def _flush_if_full(self) -> None:
+        if self.queued >= FLUSH_EVERY:
+            self.flush()
+
     def flush(self) -> None:
-        """Write every queued run (one ``create_runs`` call); a no-op when none is queued."""
-        if not self._queued:
-            return
-        queued, self._queued = self._queued, []
-        try:
-            ids = self.store.create_runs([record for record, _ in queued])
-        except BaseException:
-            self._queued = queued + self._queued  # not written: a later flush tries again
-            raise
-        for (_, pending), run_id in zip(queued, ids, strict=True):
-            pending.run_id = run_id
+        """Write everything queued (``create_runs``, then ``end_runs``); no-op when nothing is.
+
+        What a failed write did not write stays queued for the next flush.
+        """
+        if self._queued:
+            queued, self._queued = self._queued, []
+            try:
+                ids = self.store.create_runs([record for record, _ in queued])
+            except BaseException:
+                self._queued = queued + self._queued
+                raise
+            for (_, pending), run_id in zip(queued, ids, strict=True):
+                pending.run_id = run_id
+        if self._ends:
+            ends, self._ends = self._ends, []
+            try:
+                self.store.end_runs(ends)
+            except BaseException:
+                self._ends = ends + self._ends
+                raise
 
     def finish_step(
         self,
@@ -186,31 +212,32 @@ class Recorder:
         inputs: Sequence[str] = (),
         output: str | None = None,
     ) -> None:
-        """Record what a step call did and end its run with ``status``."""
-        self.store.log_batch(
-            run_id,
-            params=dict(params or {}),
-            tags={k: _clip(v) for k, v in (tags or {}).items()},
-        )
-        if artifacts:
-            self.store.log_artifact_refs(run_id, artifacts)
+        """Queue what a step call did and the end of its run with ``status``; see the module."""
         edges = [
             LineageEdge(NodeKind.ARTIFACT, d, NodeKind.RUN, run_id, "input")
             for d in dict.fromkeys(inputs)
         ]
         if output is not None:
             edges.append(LineageEdge(NodeKind.RUN, run_id, NodeKind.ARTIFACT, output, "output"))
-        if edges:
-            self.store.add_lineage(edges)
-        self.store.update_run(run_id, status=status, end_time=_now_ms())
+        self._ends.append(
+            RunEnd(
+                run_id,
+                status,
+                _now_ms(),
+                params=dict(params or {}),
+                tags={k: _clip(v) for k, v in (tags or {}).items()},
+                artifacts=tuple(artifacts),
+                lineage=tuple(edges),
+            )
+        )
+        self._flush_if_full()
 
     def put_text(self, text: str, path: str) -> ArtifactRef:
         """Store a text artifact (logs, tracebacks, key records)."""
         return self.cas.put_bytes(text.encode("utf-8", "replace"), path)
 
     def end_pipeline(self, status: RunStatus, tags: Mapping[str, str] | None = None) -> None:
-        """Write what is queued, then end the pipeline run."""
+        """End the pipeline run, in the same write as whatever is still queued."""
+        clipped = {k: _clip(v) for k, v in (tags or {}).items()}
+        self._ends.append(RunEnd(self.run_id, status, _now_ms(), tags=clipped))
         self.flush()
-        if tags:
-            self.store.log_batch(self.run_id, tags={k: _clip(v) for k, v in tags.items()})
-        self.store.update_run(self.run_id, status=status, end_time=_now_ms())

@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from runyard.artifacts import ContentAddressedStore, open_cas
@@ -34,6 +34,7 @@ from runyard.pipelines._inputs import (
 )
 from runyard.pipelines._keys import input_digests, key_components, params_of
 from runyard.pipelines._recorder import TAG, PendingRun, Recorder
+from runyard.pipelines._state import Attempt, NodeState, Prior, bare_hex
 from runyard.pipelines._task import TaskOutcome, run_step_call
 from runyard.pipelines.cache_key import KeyComponents, cache_key
 from runyard.pipelines.graph import Graph, StepNode
@@ -77,7 +78,7 @@ def run_pipeline(
     tracking = store if isinstance(store, TrackingStore) else get_store(store)
     try:
         cas = artifacts if isinstance(artifacts, ContentAddressedStore) else open_cas(artifacts)
-        prior: dict[tuple[str, int | None], _Prior] = {}
+        prior: dict[tuple[str, int | None], Prior] = {}
         if resume is not None:
             if params:
                 raise InvalidArgument(
@@ -113,33 +114,6 @@ def run_pipeline(
     return result
 
 
-_Prior = tuple[str, str, str]  # digest, serializer, run id
-
-
-def _hex(digest: str) -> str:
-    """``sha256:<hex>`` → ``<hex>``: inputs are keyed by the bare content hash."""
-    return digest.rpartition(":")[2]
-
-
-@dataclass(slots=True)
-class _Attempt:
-    call: Call
-    run_id: str
-    number: int
-    key: str | None
-    components: KeyComponents | None
-    reason: str | None
-    started: float = field(default_factory=time.perf_counter)
-
-
-@dataclass(slots=True)
-class _NodeState:
-    calls: int = 0
-    done: dict[int | None, NodeOutput] = field(default_factory=dict)
-    failed: bool = False
-    started: bool = False
-
-
 class _Runner:
     def __init__(
         self,
@@ -148,7 +122,7 @@ class _Runner:
         executor: Executor,
         recorder: Recorder,
         use_cache: bool,
-        prior: Mapping[tuple[str, int | None], _Prior],
+        prior: Mapping[tuple[str, int | None], Prior],
         on_event: Callable[[StepEvent], None] | None,
     ) -> None:
         self.graph = graph
@@ -164,7 +138,7 @@ class _Runner:
         self.prior = prior
         self.on_event = on_event
         self.outputs: dict[str, NodeOutput] = {}
-        self.nodes = {n.node_id: _NodeState() for n in graph.nodes}
+        self.nodes = {n.node_id: NodeState() for n in graph.nodes}
         self.by_id = {n.node_id: n for n in graph.nodes}
         self.waiting_on = {n.node_id: set(n.upstream()) for n in graph.nodes}
         self.readers: dict[str, list[str]] = {n.node_id: [] for n in graph.nodes}
@@ -174,13 +148,14 @@ class _Runner:
         self.ready: deque[str] = deque(
             n.node_id for n in self.order if not self.waiting_on[n.node_id]
         )
-        self.inflight: dict[Future[TaskOutcome], _Attempt] = {}
-        self.retry_queue: list[tuple[float, int, _Attempt]] = []
+        self.inflight: dict[Future[TaskOutcome], Attempt] = {}
+        self.retry_queue: list[tuple[float, int, Attempt]] = []
         self.records: list[StepRecord] = []
         self._queued_records: list[tuple[int, PendingRun]] = []  # records of queued runs
+        self._settled_events: list[tuple[str, int | None, StepStatus]] = []
         self._cache_written: dict[str, str] = {}  # entries this run put: no need to read them
         self.first_error: BaseException | None = None
-        self._submitting: _Attempt | None = None  # an inline call runs inside submit()
+        self._submitting: Attempt | None = None  # an inline call runs inside submit()
         self._seq = itertools.count()
         self._total = 0
 
@@ -199,7 +174,7 @@ class _Runner:
                 timeout = None
                 if self.retry_queue:
                     timeout = max(0.0, self.retry_queue[0][0] - time.monotonic())
-                self.rec.flush()  # nothing stays queued while user code runs
+                self._flush()  # nothing stays queued while user code runs
                 done, _ = wait(list(self.inflight), timeout=timeout, return_when=FIRST_COMPLETED)
                 for future in done:
                     self._settle(future, self.inflight.pop(future))
@@ -210,11 +185,12 @@ class _Runner:
             raise
         except BaseException:
             with contextlib.suppress(RunyardError):  # keep what finished; raise the cause
-                self.rec.flush()
+                self._flush()
             raise
         failed = any(s.failed for s in self.nodes.values())
         value = None if failed else resolve(self.graph.output, self.params, self.outputs).value
         status = RunStatus.FAILED if failed else RunStatus.FINISHED
+        self._flush()
         self.rec.end_pipeline(status)
         for i, pending in self._queued_records:
             self.records[i] = replace(self.records[i], run_id=pending.run_id)
@@ -239,6 +215,7 @@ class _Runner:
             self.rec.finish_step(attempt.run_id, RunStatus.KILLED, tags={TAG.STATUS: "KILLED"})
         self.inflight.clear()
         self.retry_queue.clear()
+        self._flush()
         self.rec.end_pipeline(RunStatus.KILLED)
 
     def _start_ready(self) -> None:
@@ -309,15 +286,15 @@ class _Runner:
         else:
             tags.update({TAG.CACHE: CacheUse.OFF, TAG.CACHE_REASON: reason or "not cached"})
         run_id = self.rec.start_step(call.label, tags)
-        self._submit(_Attempt(call, run_id, 1, key, components, reason))
+        self._submit(Attempt(call, run_id, 1, key, components, reason))
 
-    def _submit(self, attempt: _Attempt) -> None:
+    def _submit(self, attempt: Attempt) -> None:
         step = attempt.call.node.step
         timeout = step.options.timeout if self.executor.supports_timeouts else None
+        self._flush()  # an inline executor runs the call inside submit()
         attempt.started = time.perf_counter()
         self._event(attempt.call, StepStatus.RUNNING)
         self._submitting = attempt
-        self.rec.flush()  # an inline executor runs the call inside submit()
         try:
             future = self.executor.submit(
                 run_step_call,
@@ -363,10 +340,10 @@ class _Runner:
         pending = self.rec.add_finished_step(call.label, tags, params_of(call))
         self._queued_records.append((len(self.records), pending))
         self._record(call, StepStatus.CACHED, None, CacheUse.HIT, digest=entry["digest"])
-        self._call_done(call, NodeOutput(value, _hex(entry["digest"])))
+        self._call_done(call, NodeOutput(value, bare_hex(entry["digest"])))
         return True
 
-    def _reuse(self, call: Call, prior: _Prior) -> bool:
+    def _reuse(self, call: Call, prior: Prior) -> bool:
         digest, serializer, old_run = prior
         try:
             value = self._load(digest, serializer)
@@ -385,12 +362,12 @@ class _Runner:
         run_id = self.rec.start_step(call.label, tags)
         self.rec.finish_step(run_id, RunStatus.FINISHED, params=params_of(call), output=digest)
         self._record(call, StepStatus.FINISHED, run_id, CacheUse.RESUMED, digest=digest)
-        self._call_done(call, NodeOutput(value, _hex(digest)))
+        self._call_done(call, NodeOutput(value, bare_hex(digest)))
         return True
 
     # -- settling ---------------------------------------------------------------------------
 
-    def _settle(self, future: Future[TaskOutcome], attempt: _Attempt) -> None:
+    def _settle(self, future: Future[TaskOutcome], attempt: Attempt) -> None:
         try:
             outcome = future.result()
         except RunyardError as e:  # the worker died, timed out, or the task was refused
@@ -402,7 +379,7 @@ class _Runner:
             return
         self._succeeded(attempt, outcome)
 
-    def _succeeded(self, attempt: _Attempt, outcome: TaskOutcome) -> None:
+    def _succeeded(self, attempt: Attempt, outcome: TaskOutcome) -> None:
         call = attempt.call
         step = call.node.step
         artifacts: list[ArtifactRef] = []
@@ -454,7 +431,7 @@ class _Runner:
             attempts=attempt.number,
             digest=digest,
         )
-        stored = _hex(digest) if digest else None
+        stored = bare_hex(digest) if digest else None
         self._call_done(call, NodeOutput(outcome.value, stored, None if stored else reason))
 
     def _logs(self, outcome: TaskOutcome | None) -> list[ArtifactRef]:
@@ -468,12 +445,12 @@ class _Runner:
         return refs
 
     def _attempt_failed(
-        self, attempt: _Attempt, text: str, error: BaseException, outcome: TaskOutcome | None
+        self, attempt: Attempt, text: str, error: BaseException, outcome: TaskOutcome | None
     ) -> None:
         options = attempt.call.node.step.options
         if attempt.number <= options.retries:
             delay = options.retry_delay_after(attempt.number)
-            retry = _Attempt(
+            retry = Attempt(
                 attempt.call,
                 attempt.run_id,
                 attempt.number + 1,
@@ -542,7 +519,7 @@ class _Runner:
         self.records.append(
             StepRecord(node.node_id, None, StepStatus.FAILED, run_id, CacheUse.OFF, error=text)
         )
-        self._emit(node.node_id, None, StepStatus.FAILED)
+        self._settled_events.append((node.node_id, None, StepStatus.FAILED))
         if error is not None and self.first_error is None:
             self.first_error = error
         self._mark_failed(node.node_id)
@@ -596,7 +573,15 @@ class _Runner:
                 digest,
             )
         )
-        self._event(call, status)
+        # Reported once the record is written: see _flush.
+        self._settled_events.append((call.node.node_id, call.index, status))
+
+    def _flush(self) -> None:
+        """Write the queued records, then report the calls they settled."""
+        self.rec.flush()
+        events, self._settled_events = self._settled_events, []
+        for node_id, index, status in events:
+            self._emit(node_id, index, status)
 
     def _event(self, call: Call, status: StepStatus) -> None:
         self._emit(call.node.node_id, call.index, status)

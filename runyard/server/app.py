@@ -18,7 +18,16 @@ from runyard.server.errors import install_error_handlers
 from runyard.server.middleware import GuardMiddleware
 from runyard.server.mlflow_compat import routers as mlflow_routers
 from runyard.server.routes import artifacts as artifact_routes
-from runyard.server.routes import experiments, health, lineage, metrics, runs, search
+from runyard.server.routes import (
+    experiments,
+    health,
+    lineage,
+    metrics,
+    registry,
+    runs,
+    search,
+    tokens,
+)
 from runyard.tracking.store.base import TrackingStore
 
 __all__ = ["API_VERSION", "create_app"]
@@ -62,6 +71,9 @@ def create_app(
     install_error_handlers(app)
     for module in (health, experiments, search, runs, metrics, lineage, artifact_routes):
         app.include_router(module.router)
+    app.include_router(registry.router)
+    app.include_router(tokens.router)
+    app.include_router(artifact_routes.moves_router)
     for router in mlflow_routers():
         app.include_router(router)
     app.add_middleware(GuardMiddleware, ctx=ctx)

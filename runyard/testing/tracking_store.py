@@ -364,7 +364,7 @@ class TrackingStoreSuite:
         }[bad]  # fmt: skip
         error = {"unknown-run": NotFound, "param-conflict": ParamConflict}.get(bad, InvalidArgument)
         with pytest.raises(error):
-            store.end_runs([RunEnd(run.run_id, RunStatus.FINISHED, 1, tags={"t": "v"}), *wrong])
+            store.end_runs([*wrong, RunEnd(run.run_id, RunStatus.FINISHED, 1, tags={"t": "v"})])
         after = store.get_run(run.run_id)
         assert (after.status, after.end_time) == (RunStatus.RUNNING, None)
         assert (dict(after.params), dict(after.tags)) == ({"p": "1"}, {})
@@ -711,3 +711,164 @@ class TrackingStoreSuite:
         assert store.get_cache_entry(key) == "v2"
         with pytest.raises(InvalidArgument):
             store.put_cache_entry("", "x")
+
+    # -- model registry and API tokens (optional) -----------------------------------------
+
+    @staticmethod
+    def _needs_registry(store: TrackingStore) -> None:
+        if not store.supports_registry:
+            pytest.skip("this backend has no model registry")
+
+    def test_registered_models_lifecycle(self, store: TrackingStore) -> None:
+        """A model is created, read, renamed, re-described and deleted; names are unique."""
+        self._needs_registry(store)
+        name = _unique("model")
+        made = store.create_registered_model(name, "detects cars", {"team": "vision"})
+        assert (made.name, made.description, dict(made.tags)) == (name, "detects cars",
+                                                                    {"team": "vision"})  # fmt: skip
+        assert made.creation_time == made.last_updated_time > 0
+        assert store.get_registered_model(name) == made
+        with pytest.raises(TypeError):
+            made.tags["team"] = "x"  # type: ignore[index]
+        with pytest.raises(AlreadyExists):
+            store.create_registered_model(name)
+        with pytest.raises(InvalidArgument):
+            store.create_registered_model("")
+        renamed = store.update_registered_model(name, new_name=name + "-v2", description="cars")
+        assert (renamed.name, renamed.description) == (name + "-v2", "cars")
+        assert dict(store.get_registered_model(name + "-v2").tags) == {"team": "vision"}
+        with pytest.raises(NotFound):
+            store.get_registered_model(name)
+        other = store.create_registered_model(_unique("model"))
+        with pytest.raises(AlreadyExists):
+            store.update_registered_model(other.name, new_name=name + "-v2")
+        store.delete_registered_model(name + "-v2")
+        for gone in (name + "-v2", _unique("never")):
+            with pytest.raises(NotFound):
+                store.get_registered_model(gone)
+        with pytest.raises(NotFound):
+            store.delete_registered_model(name + "-v2")
+        assert store.get_registered_model(other.name) == other
+
+    def test_registered_model_tags_and_search(self, store: TrackingStore) -> None:
+        """Tags overwrite and delete; searching a name pattern pages through every model once."""
+        self._needs_registry(store)
+        prefix = _unique("search")
+        names = [f"{prefix}/m{i}" for i in range(5)]  # "/" is an ordinary character
+        for n in reversed(names):
+            store.create_registered_model(n)
+        store.set_registered_model_tag(names[0], "stage", "dev")
+        store.set_registered_model_tag(names[0], "stage", "prod")
+        store.set_registered_model_tag(names[0], "owner", "ana")
+        assert dict(store.get_registered_model(names[0]).tags) == {"stage": "prod", "owner": "ana"}
+        store.delete_registered_model_tag(names[0], "owner")
+        assert dict(store.get_registered_model(names[0]).tags) == {"stage": "prod"}
+        with pytest.raises(NotFound):
+            store.delete_registered_model_tag(names[0], "owner")
+        with pytest.raises(NotFound):
+            store.set_registered_model_tag(_unique("missing"), "k", "v")
+        with pytest.raises(InvalidArgument):
+            store.set_registered_model_tag(names[0], "", "v")
+        seen, token = [], None
+        while True:
+            page = store.search_registered_models(f"{prefix}%", max_results=2, page_token=token)
+            seen += [m.name for m in page]
+            token = page.next_page_token
+            if token is None:
+                break
+        assert seen == names
+        assert [m.name for m in store.search_registered_models(names[3])] == [names[3]]
+        with pytest.raises(InvalidArgument):
+            store.search_registered_models(page_token="not a token!")
+
+    def test_model_versions(self, store: TrackingStore) -> None:
+        """Versions number up from 1, are never reused, and carry tags, stage and source."""
+        self._needs_registry(store)
+        name = _unique("model")
+        store.create_registered_model(name)
+        run = store.create_run(store.create_experiment(_unique()))
+        v1 = store.create_model_version(name, "runs:/x/model", run.run_id, "first", {"a": "1"})
+        assert (v1.name, v1.version, v1.source, v1.run_id) == (name, 1, "runs:/x/model",
+                                                               run.run_id)  # fmt: skip
+        assert (v1.description, v1.status, v1.stage) == ("first", "READY", "None")
+        assert dict(v1.tags) == {"a": "1"}
+        v2 = store.create_model_version(name, "s3://bucket/m2")
+        v3 = store.create_model_version(name, "s3://bucket/m3", run.run_id)
+        assert [v2.version, v3.version, v2.run_id] == [2, 3, None]
+        assert store.get_model_version(name, 1) == v1
+        page = store.search_model_versions(name=name)
+        assert [v.version for v in page] == [3, 2, 1]
+        assert [v.version for v in store.search_model_versions(run_id=run.run_id)] == [3, 1]
+        staged = store.update_model_version(name, 2, description="canary", stage="staging")
+        assert (staged.description, staged.stage) == ("canary", "Staging")
+        with pytest.raises(InvalidArgument):
+            store.update_model_version(name, 2, stage="Live")
+        store.set_model_version_tag(name, 2, "eval", "passed")
+        assert dict(store.get_model_version(name, 2).tags) == {"eval": "passed"}
+        store.delete_model_version_tag(name, 2, "eval")
+        with pytest.raises(NotFound):
+            store.delete_model_version_tag(name, 2, "eval")
+        store.delete_model_version(name, 3)
+        assert store.create_model_version(name, "s3://bucket/m4").version == 4
+        for missing in ((name, 3), (name, 99), (_unique("missing"), 1)):
+            with pytest.raises(NotFound):
+                store.get_model_version(*missing)
+        with pytest.raises(NotFound):
+            store.create_model_version(_unique("missing"), "s3://x")
+        with pytest.raises(InvalidArgument):
+            store.create_model_version(name, "")
+        assert [v.version for v in store.search_model_versions(name=name)] == [4, 2, 1]
+
+    def test_model_aliases(self, store: TrackingStore) -> None:
+        """An alias points at one version, moves, resolves, and goes with its version."""
+        self._needs_registry(store)
+        name = _unique("model")
+        store.create_registered_model(name)
+        for source in ("a", "b", "c"):
+            store.create_model_version(name, f"s3://bucket/{source}")
+        store.set_model_alias(name, "champion", 1)
+        store.set_model_alias(name, "challenger", 2)
+        assert store.get_model_version_by_alias(name, "champion").version == 1
+        store.set_model_alias(name, "champion", 3)  # moves
+        assert store.get_model_version_by_alias(name, "champion").source == "s3://bucket/c"
+        assert dict(store.get_registered_model(name).aliases) == {"champion": 3, "challenger": 2}
+        assert store.get_model_version(name, 3).aliases == ("champion",)
+        for reserved in ("latest", "7"):
+            with pytest.raises(InvalidArgument):
+                store.set_model_alias(name, reserved, 1)
+        with pytest.raises(NotFound):
+            store.set_model_alias(name, "ghost", 99)
+        store.delete_model_alias(name, "challenger")
+        with pytest.raises(NotFound):
+            store.get_model_version_by_alias(name, "challenger")
+        with pytest.raises(NotFound):
+            store.delete_model_alias(name, "challenger")
+        store.delete_model_version(name, 3)
+        assert dict(store.get_registered_model(name).aliases) == {}
+        with pytest.raises(NotFound):
+            store.get_model_version_by_alias(name, "champion")
+
+    def test_api_tokens(self, store: TrackingStore) -> None:
+        """Tokens are kept by hash, listed, revoked; ids are unique and scopes checked."""
+        if not store.supports_tokens:
+            pytest.skip("this backend keeps no API tokens")
+        import hashlib
+
+        token_id = uuid.uuid4().hex[:12]
+        digest = hashlib.sha256(token_id.encode()).hexdigest()
+        made = store.create_token(token_id, "ci", "write", digest)
+        assert (made.token_id, made.name, made.scope) == (token_id, "ci", "write")
+        assert not made.revoked
+        assert made.is_valid()
+        assert store.find_token(digest) == made
+        assert store.find_token(hashlib.sha256(b"unknown").hexdigest()) is None
+        assert made in store.list_tokens()
+        with pytest.raises(AlreadyExists):
+            store.create_token(token_id, "again", "read", hashlib.sha256(b"x").hexdigest())
+        with pytest.raises(InvalidArgument):
+            store.create_token(uuid.uuid4().hex[:12], "bad", "root", digest[::-1])
+        store.revoke_token(token_id)
+        found = store.find_token(digest)
+        assert found is not None and found.revoked and not found.is_valid()
+        with pytest.raises(NotFound):
+            store.revoke_token(uuid.uuid4().hex[:12])

@@ -11,7 +11,14 @@ Example:
     '{"key":["acc"],"value":[0.9],"step":[1],"timestamp":[0]}'
 """
 
-from runyard.wire.artifacts import ArtifactFile, ArtifactListing, ArtifactRefWire, LineageEdgeWire
+from runyard.wire.artifacts import (
+    ArtifactDeleted,
+    ArtifactFile,
+    ArtifactListing,
+    ArtifactMoveRequest,
+    ArtifactRefWire,
+    LineageEdgeWire,
+)
 from runyard.wire.errors import ErrorBody, ErrorCode, ErrorDetail
 from runyard.wire.metrics import (
     HistoriesRequest,
@@ -19,6 +26,19 @@ from runyard.wire.metrics import (
     MetricColumns,
     SeriesOut,
     SeriesPage,
+)
+from runyard.wire.registry import (
+    AliasRequest,
+    ApiTokenOut,
+    CreateModelVersionRequest,
+    CreateRegisteredModelRequest,
+    CreateTokenRequest,
+    ModelVersionOut,
+    ModelVersionPage,
+    RegisteredModelOut,
+    RegisteredModelPage,
+    UpdateModelVersionRequest,
+    UpdateRegisteredModelRequest,
 )
 from runyard.wire.tracking import (
     CacheEntry,
@@ -36,12 +56,19 @@ from runyard.wire.tracking import (
 )
 
 __all__ = [
+    "AliasRequest",
+    "ApiTokenOut",
+    "ArtifactDeleted",
     "ArtifactFile",
     "ArtifactListing",
+    "ArtifactMoveRequest",
     "ArtifactRefWire",
     "CacheEntry",
     "CreateExperimentRequest",
+    "CreateModelVersionRequest",
+    "CreateRegisteredModelRequest",
     "CreateRunRequest",
+    "CreateTokenRequest",
     "ErrorBody",
     "ErrorCode",
     "ErrorDetail",
@@ -52,6 +79,10 @@ __all__ = [
     "LogBatchRequest",
     "MetricColumns",
     "MetricSummaryOut",
+    "ModelVersionOut",
+    "ModelVersionPage",
+    "RegisteredModelOut",
+    "RegisteredModelPage",
     "RenameExperimentRequest",
     "RunOut",
     "RunPage",
@@ -59,5 +90,7 @@ __all__ = [
     "SeriesOut",
     "SeriesPage",
     "TagRequest",
+    "UpdateModelVersionRequest",
+    "UpdateRegisteredModelRequest",
     "UpdateRunRequest",
 ]

@@ -6,7 +6,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["ArtifactFile", "ArtifactListing", "ArtifactRefWire", "LineageEdgeWire"]
+__all__ = [
+    "ArtifactDeleted",
+    "ArtifactFile",
+    "ArtifactListing",
+    "ArtifactMoveRequest",
+    "ArtifactRefWire",
+    "LineageEdgeWire",
+]
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -39,6 +46,21 @@ class ArtifactListing(BaseModel):
 
     model_config = _STRICT
     files: list[ArtifactFile]
+
+
+class ArtifactMoveRequest(BaseModel):
+    """``POST /api/v1/artifact-moves``: move a file inside the server's artifact store."""
+
+    model_config = _STRICT
+    src: str
+    dst: str
+
+
+class ArtifactDeleted(BaseModel):
+    """How many files a delete removed."""
+
+    model_config = _STRICT
+    deleted: int
 
 
 class LineageEdgeWire(BaseModel):

@@ -1,4 +1,6 @@
-"""``/api/v1/artifacts``: the artifact proxy — streamed upload and download, list, delete.
+"""``/api/v1/artifacts``: the artifact proxy — streamed upload, download, info, list, move, delete.
+
+:class:`runyard.artifacts.http.HttpArtifactStore` is the client of these routes.
 
 Paths are logical paths inside the server's artifact store; every one goes through the
 store's path checks, so ``..``, absolute paths, encoded traversal and symlinks out of the
@@ -15,11 +17,12 @@ from starlette.concurrency import run_in_threadpool
 
 from runyard.server.context import ServerContext, context_of
 from runyard.server.streaming import iter_file, put_request_body
-from runyard.wire import ArtifactFile, ArtifactListing
+from runyard.wire import ArtifactDeleted, ArtifactFile, ArtifactListing, ArtifactMoveRequest
 
-__all__ = ["router"]
+__all__ = ["moves_router", "router"]
 
 router = APIRouter(prefix="/api/v1/artifacts", tags=["artifacts"])
+moves_router = APIRouter(prefix="/api/v1/artifact-moves", tags=["artifacts"])
 Ctx = Annotated[ServerContext, Depends(context_of)]
 
 
@@ -46,6 +49,13 @@ async def upload_artifact(path: str, request: Request, ctx: Ctx) -> ArtifactFile
     return ArtifactFile(path=info.path, size=info.size)
 
 
+@router.head("/{path:path}", responses={200: {"headers": {"Content-Length": {}}}})
+def artifact_info(path: str, ctx: Ctx) -> Response:
+    """The size of the file at ``path`` as ``Content-Length``, without its content (404: none)."""
+    info = ctx.artifacts.info(path)
+    return Response(status_code=200, headers={"Content-Length": str(info.size)})
+
+
 @router.get(
     "/{path:path}",
     response_class=StreamingResponse,
@@ -62,8 +72,17 @@ async def download_artifact(path: str, ctx: Ctx) -> StreamingResponse:
     )
 
 
-@router.delete("/{path:path}", status_code=204)
-def delete_artifact(path: str, ctx: Ctx) -> Response:
-    """Delete the file at ``path``, or every file under the folder ``path``."""
-    ctx.artifacts.delete(path)
-    return Response(status_code=204)
+@router.delete("/{path:path}")
+def delete_artifact(path: str, ctx: Ctx, missing_ok: bool = False) -> ArtifactDeleted:
+    """Delete the file at ``path``, or every file under the folder ``path``; says how many.
+
+    404 when nothing is there, unless ``missing_ok`` is true (then 0 files are deleted).
+    """
+    return ArtifactDeleted(deleted=ctx.artifacts.delete(path, missing_ok=missing_ok))
+
+
+@moves_router.post("")
+def move_artifact(body: ArtifactMoveRequest, ctx: Ctx) -> ArtifactFile:
+    """Move the file at ``src`` to ``dst`` (replacing ``dst``) inside the artifact store."""
+    info = ctx.artifacts.move(body.src, body.dst)
+    return ArtifactFile(path=info.path, size=info.size)

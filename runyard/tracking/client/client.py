@@ -43,7 +43,8 @@ class Client:
     Args:
         tracking_uri: the store (``sqlite:///…``, ``postgresql://…``, ``http://…``); else
             ``$RUNYARD_TRACKING_URI``, else the project-local SQLite file.
-        artifact_uri: the artifact store; else ``$RUNYARD_ARTIFACT_URI``, else a local folder.
+        artifact_uri: the artifact store; else ``$RUNYARD_ARTIFACT_URI``, else the tracking
+            server's artifact proxy when ``tracking_uri`` is ``http(s)://``, else a local folder.
         store: an already-open store (overrides ``tracking_uri``).
 
     Example:
@@ -61,7 +62,8 @@ class Client:
         store: TrackingStore | None = None,
     ) -> None:
         self.store = store or _open_store(tracking_uri)
-        self.artifact_uri = resolve_artifact_uri(artifact_uri)
+        server = None if store is not None else resolve_tracking_uri(tracking_uri)
+        self.artifact_uri = resolve_artifact_uri(artifact_uri, tracking_uri=server)
         self._cas: ContentAddressedStore | None = None
 
     # -- experiments ----------------------------------------------------------------------

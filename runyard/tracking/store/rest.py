@@ -6,7 +6,8 @@ are retried with exponential backoff and jitter on connection errors and 5xx ans
 to ``max_retry_s`` seconds. Every :meth:`log_batch` carries a batch id (one is made when the
 caller gives none) that the server applies at most once, so a retry after a lost answer
 never duplicates points. A bearer token comes from the ``token`` argument or
-``$RUNYARD_TRACKING_TOKEN``.
+``$RUNYARD_TRACKING_TOKEN``. The model registry and token methods live in
+:mod:`runyard.tracking.store.rest_registry`.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from runyard.errors import (
     UnsafePath,
 )
 from runyard.tracking.store.base import TrackingStore, ViewType
+from runyard.tracking.store.rest_registry import RestRegistryMixin
 from runyard.wire import ExperimentOut, ExperimentPage, RunOut, RunPage, SeriesOut
 
 __all__ = ["TOKEN_ENV", "RestTrackingStore"]
@@ -146,7 +148,7 @@ def _series(out: SeriesOut) -> MetricSeries:
     )
 
 
-class RestTrackingStore(TrackingStore):
+class RestTrackingStore(RestRegistryMixin, TrackingStore):
     """A :class:`TrackingStore` backed by a runyard server's ``/api/v1`` REST API.
 
     Args:

@@ -1,0 +1,170 @@
+"""Open Inference Protocol tensors: JSON and raw bytes ↔ numpy, checked against a signature."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from runyard.errors import InvalidArgument
+from runyard.registry.signature import Signature, datatype_of, numpy_dtype
+
+__all__ = [
+    "InputTensor",
+    "check_inputs",
+    "decode_json_input",
+    "decode_raw_input",
+    "encode_json_output",
+    "encode_raw_output",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class InputTensor:
+    """One decoded request input."""
+
+    name: str
+    datatype: str
+    shape: tuple[int, ...]
+    array: np.ndarray[Any, Any]
+
+
+def _shape(raw: Any, name: str) -> tuple[int, ...]:
+    if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
+        raise InvalidArgument(f"input {name!r}: shape must be a list of integers")
+    out = []
+    for d in raw:
+        if isinstance(d, bool) or not isinstance(d, int) or d < 0:
+            raise InvalidArgument(f"input {name!r}: shape {list(raw)} has a bad dimension {d!r}")
+        out.append(int(d))
+    return tuple(out)
+
+
+def _count(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def decode_json_input(obj: Any) -> InputTensor:
+    """Decode one ``inputs[]`` entry of a REST request (flat or nested ``data``)."""
+    if not isinstance(obj, Mapping):
+        raise InvalidArgument("each input must be an object with name, shape, datatype, data")
+    name = obj.get("name")
+    if not isinstance(name, str):
+        raise InvalidArgument("an input has no name")
+    datatype = obj.get("datatype")
+    if not isinstance(datatype, str):
+        raise InvalidArgument(f"input {name!r} has no datatype")
+    dtype = numpy_dtype(datatype)
+    shape = _shape(obj.get("shape"), name)
+    if "data" not in obj:
+        params = obj.get("parameters") or {}
+        if isinstance(params, Mapping) and "binary_data_size" in params:
+            raise InvalidArgument(
+                "binary tensor data is not supported by this server; send JSON data "
+                "(tritonclient: binary_data=False)"
+            )
+        raise InvalidArgument(f"input {name!r} has no data")
+    try:
+        arr = np.asarray(obj["data"], dtype=dtype)
+    except (ValueError, TypeError, OverflowError) as e:
+        raise InvalidArgument(f"input {name!r}: data is not {datatype}: {e}") from e
+    if arr.size != _count(shape):
+        raise InvalidArgument(
+            f"input {name!r}: shape {list(shape)} needs {_count(shape)} values, got {arr.size}"
+        )
+    return InputTensor(name, datatype, shape, arr.reshape(shape))
+
+
+def decode_raw_input(name: str, datatype: str, shape: Sequence[int], raw: bytes) -> InputTensor:
+    """Decode a gRPC ``raw_input_contents`` entry (little-endian; BYTES length-prefixed)."""
+    dtype = numpy_dtype(datatype)
+    dims = _shape(list(shape), name)
+    n = _count(dims)
+    if datatype == "BYTES":
+        items: list[bytes] = []
+        pos = 0
+        while pos < len(raw):
+            if pos + 4 > len(raw):
+                raise InvalidArgument(f"input {name!r}: truncated BYTES element")
+            (size,) = struct.unpack_from("<I", raw, pos)
+            items.append(raw[pos + 4 : pos + 4 + size])
+            pos += 4 + size
+        arr = np.array(items, dtype=object)
+    else:
+        if len(raw) != n * dtype.itemsize:
+            raise InvalidArgument(
+                f"input {name!r}: shape {list(dims)} of {datatype} needs "
+                f"{n * dtype.itemsize} bytes, got {len(raw)}"
+            )
+        arr = np.frombuffer(raw, dtype=dtype.newbyteorder("<"))
+    if arr.size != n:
+        raise InvalidArgument(
+            f"input {name!r}: shape {list(dims)} needs {n} values, got {arr.size}"
+        )
+    return InputTensor(name, datatype, dims, arr.reshape(dims))
+
+
+def check_inputs(
+    signature: Signature, tensors: Sequence[InputTensor], max_batch: int
+) -> dict[str, np.ndarray[Any, Any]]:
+    """Check names, datatypes, shapes and a common batch size; return name → array."""
+    given = {t.name: t for t in tensors}
+    if len(given) != len(tensors):
+        raise InvalidArgument("an input name is repeated")
+    unknown = sorted(set(given) - {s.name for s in signature.inputs})
+    if unknown:
+        raise InvalidArgument(
+            f"unknown input(s) {unknown}; the model takes {[s.name for s in signature.inputs]}"
+        )
+    out: dict[str, np.ndarray[Any, Any]] = {}
+    batch: int | None = None
+    for spec in signature.inputs:
+        t = given.get(spec.name)
+        if t is None:
+            raise InvalidArgument(
+                f"missing input {spec.name!r} ({spec.datatype} {list(spec.shape)})"
+            )
+        if t.datatype != spec.datatype:
+            raise InvalidArgument(f"input {spec.name!r} must be {spec.datatype}, got {t.datatype}")
+        if not spec.accepts_shape(t.shape):
+            raise InvalidArgument(
+                f"input {spec.name!r} must have shape {list(spec.shape)}, got {list(t.shape)}"
+            )
+        if batch is not None and t.shape[0] != batch:
+            raise InvalidArgument("inputs disagree on the batch size (first dimension)")
+        batch = t.shape[0]
+        out[spec.name] = t.array
+    if batch is not None and batch > max_batch:
+        raise InvalidArgument(f"batch of {batch} exceeds this server's limit of {max_batch} rows")
+    return out
+
+
+def encode_json_output(name: str, arr: np.ndarray[Any, Any]) -> dict[str, Any]:
+    """One ``outputs[]`` entry of a REST response."""
+    datatype = datatype_of(arr.dtype)
+    data = arr.ravel()
+    values: list[Any] = (
+        [v.decode() if isinstance(v, bytes) else str(v) for v in data]
+        if datatype == "BYTES"
+        else data.tolist()
+    )
+    return {"name": name, "datatype": datatype, "shape": list(arr.shape), "data": values}
+
+
+def encode_raw_output(arr: np.ndarray[Any, Any]) -> tuple[str, list[int], bytes]:
+    """(datatype, shape, raw little-endian bytes) of an output, for gRPC."""
+    datatype = datatype_of(arr.dtype)
+    if datatype == "BYTES":
+        parts = []
+        for v in arr.ravel():
+            b = v if isinstance(v, bytes) else str(v).encode()
+            parts.append(struct.pack("<I", len(b)) + b)
+        return datatype, list(arr.shape), b"".join(parts)
+    le = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
+    return datatype, list(arr.shape), np.ascontiguousarray(le).tobytes()

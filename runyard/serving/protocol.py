@@ -1,0 +1,114 @@
+"""What the HTTP and gRPC front ends share: metadata, limits, and one inference call."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from runyard.errors import InvalidArgument, NotFound, RunyardError, UserCodeError
+from runyard.serving.codec import InputTensor, check_inputs
+from runyard.serving.metrics import ServingMetrics
+from runyard.serving.model_pool import ModelPool, ServedModel
+
+__all__ = [
+    "SERVER_NAME",
+    "Inference",
+    "RequestTooLarge",
+    "ServingLimits",
+    "model_metadata",
+    "server_metadata",
+    "status_of",
+]
+
+SERVER_NAME = "runyard"
+EXTENSIONS: list[str] = []
+
+
+class RequestTooLarge(InvalidArgument):
+    """The request body is larger than the server accepts (HTTP 413)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServingLimits:
+    """Request limits.
+
+    Attributes:
+        max_request_bytes: the largest request body accepted.
+        max_batch_rows: the largest batch (first dimension) one request may carry.
+    """
+
+    max_request_bytes: int = 16 * 1024 * 1024
+    max_batch_rows: int = 4096
+
+
+def server_metadata() -> dict[str, Any]:
+    """The ``GET /v2`` body."""
+    from runyard import __version__
+
+    return {"name": SERVER_NAME, "version": __version__, "extensions": EXTENSIONS}
+
+
+def model_metadata(served: ServedModel) -> dict[str, Any]:
+    """The ``GET /v2/models/{name}`` body."""
+    sig = served.signature
+    return {
+        "name": served.name,
+        "versions": [served.version],
+        "platform": f"runyard_{served.flavor}",
+        "inputs": [t.to_dict() for t in sig.inputs],
+        "outputs": [t.to_dict() for t in sig.outputs],
+    }
+
+
+def status_of(error: BaseException) -> tuple[int, str]:
+    """(HTTP status, short label) of an error — the one table for the serving surfaces."""
+    if isinstance(error, RequestTooLarge):
+        return 413, "too large"
+    if isinstance(error, NotFound):
+        return 404, "not found"
+    if isinstance(error, InvalidArgument):
+        return 400, "invalid"
+    if isinstance(error, UserCodeError):
+        return 500, "model error"
+    if isinstance(error, RunyardError):
+        return 500, "error"
+    return 500, "internal"
+
+
+class Inference:
+    """Runs checked requests on the pool and records metrics; shared by HTTP and gRPC."""
+
+    def __init__(self, pool: ModelPool, metrics: ServingMetrics, limits: ServingLimits) -> None:
+        self.pool = pool
+        self.metrics = metrics
+        self.limits = limits
+
+    async def run(
+        self,
+        name: str,
+        version: str | None,
+        tensors: Sequence[InputTensor],
+        requested: Sequence[str],
+    ) -> tuple[ServedModel, dict[str, np.ndarray[Any, Any]]]:
+        """Check inputs against the signature, run them batched, keep requested outputs."""
+        served = self.pool.get(name, version)
+        inputs = check_inputs(served.signature, tensors, self.limits.max_batch_rows)
+        known = {t.name for t in served.signature.outputs}
+        missing = [r for r in requested if r not in known]
+        if missing:
+            raise InvalidArgument(f"unknown output(s) {missing}; the model gives {sorted(known)}")
+        out = await asyncio.wrap_future(self.pool.infer(name, version, inputs))
+        if requested:
+            out = {k: out[k] for k in requested}
+        return self.pool.get(name) if version is None else served, out
+
+    def record(self, name: str, protocol: str, error: BaseException | None, started: float) -> None:
+        """Count a finished request."""
+        status = "ok" if error is None else status_of(error)[1].replace(" ", "_")
+        label = name if name in self.pool.names() else "_unknown"
+        self.metrics.request(label, protocol, status, time.perf_counter() - started)
