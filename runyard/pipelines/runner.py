@@ -185,7 +185,7 @@ class _Runner:
             raise
         except BaseException:
             with contextlib.suppress(RunyardError):  # keep what finished; raise the cause
-                self._flush()
+                self.rec.flush()
             raise
         failed = any(s.failed for s in self.nodes.values())
         value = None if failed else resolve(self.graph.output, self.params, self.outputs).value

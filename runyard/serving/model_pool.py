@@ -9,6 +9,7 @@ fails during the switch.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from runyard.tracking.client import Client
 
 __all__ = ["ModelPool", "ModelSpec", "ServedModel"]
+
+log = logging.getLogger("runyard.serving")
 
 Arrays = dict[str, np.ndarray[Any, Any]]
 
@@ -95,7 +98,7 @@ class ModelPool:
     Example:
         >>> pool = ModelPool([ModelSpec.parse("models:/digits-mlp@champion")])  # doctest: +SKIP
         >>> pool.load()  # doctest: +SKIP
-        >>> pool.infer("digits-mlp", None, {"input": x}).result()  # doctest: +SKIP
+        >>> pool.infer("digits-mlp", None, {"input": x})[1].result()  # doctest: +SKIP
     """
 
     def __init__(
@@ -170,12 +173,18 @@ class ModelPool:
             )
         return served
 
-    def infer(self, name: str, version: str | None, inputs: Arrays) -> Future[Arrays]:
-        """Queue a checked request on the current version (retried across a swap)."""
+    def infer(
+        self, name: str, version: str | None, inputs: Arrays
+    ) -> tuple[ServedModel, Future[Arrays]]:
+        """Queue a checked request on the current version (retried across a swap).
+
+        Returns:
+            The version that will answer, and the future of its answer.
+        """
         for _ in range(5):
             served = self.get(name, version)
             try:
-                return served.batcher.submit(inputs)
+                return served, served.batcher.submit(inputs)
             except BatcherClosed:
                 time.sleep(0.001)  # the swap is under way; the new version is a moment off
         raise NotFound(f"model {name!r} is being replaced; retry")
@@ -214,7 +223,7 @@ class ModelPool:
                 try:
                     self.check_aliases()
                 except Exception:  # noqa: BLE001 - a failed reload keeps the old version serving
-                    continue
+                    log.exception("reloading a model after its alias moved failed")
 
         self._watcher = threading.Thread(target=loop, name="alias-watcher", daemon=True)
         self._watcher.start()

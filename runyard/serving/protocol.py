@@ -102,10 +102,11 @@ class Inference:
         missing = [r for r in requested if r not in known]
         if missing:
             raise InvalidArgument(f"unknown output(s) {missing}; the model gives {sorted(known)}")
-        out = await asyncio.wrap_future(self.pool.infer(name, version, inputs))
+        answering, future = self.pool.infer(name, version, inputs)
+        out = await asyncio.wrap_future(future)
         if requested:
             out = {k: out[k] for k in requested}
-        return self.pool.get(name) if version is None else served, out
+        return answering, out
 
     def record(self, name: str, protocol: str, error: BaseException | None, started: float) -> None:
         """Count a finished request."""

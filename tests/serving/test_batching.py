@@ -1,0 +1,74 @@
+"""Dynamic batching merges concurrent requests and keeps each answer with its request."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+
+from runyard.errors import UserCodeError
+from runyard.serving.batching import BatchConfig, BatcherClosed, DynamicBatcher
+
+
+def test_concurrent_requests_are_merged_and_split_back() -> None:
+    gate = threading.Event()
+    seen: list[int] = []
+
+    def predict(x: dict[str, Any]) -> dict[str, Any]:
+        gate.wait(5)
+        return {"y": x["x"] * 10}
+
+    batcher = DynamicBatcher(predict, BatchConfig(max_batch_size=64, max_queue_delay=0.05),
+                             lambda rows, _q: seen.append(rows))
+    futures = [batcher.submit({"x": np.full((2, 3), i, np.float32)}) for i in range(9)]
+    time.sleep(0.2)  # the first batch blocks on the gate while the others queue
+    gate.set()
+    for i, f in enumerate(futures):
+        np.testing.assert_array_equal(f.result(5)["y"], np.full((2, 3), i * 10))
+    batcher.close()
+    assert sum(seen) == 18 and max(seen) > 2  # several requests ran as one batch
+
+
+def test_max_batch_size_one_never_merges() -> None:
+    seen: list[int] = []
+    batcher = DynamicBatcher(lambda x: {"y": x["x"]}, BatchConfig(max_batch_size=1),
+                             lambda rows, _q: seen.append(rows))
+    futures = [batcher.submit({"x": np.ones((1, 2))}) for _ in range(20)]
+    assert all(f.result(5)["y"].shape == (1, 2) for f in futures)
+    batcher.close()
+    assert seen == [1] * 20
+
+
+def test_a_failing_batch_fails_only_its_requests_and_closed_refuses() -> None:
+    def predict(x: dict[str, Any]) -> dict[str, Any]:
+        if (x["x"] < 0).any():
+            raise ValueError("negative input")
+        return {"y": x["x"]}
+
+    batcher = DynamicBatcher(predict, BatchConfig(max_batch_size=1))
+    bad = batcher.submit({"x": -np.ones((1, 2))})
+    good = batcher.submit({"x": np.ones((1, 2))})
+    with pytest.raises(UserCodeError, match="negative input"):
+        bad.result(5)
+    assert good.result(5)["y"].shape == (1, 2)
+    batcher.close()
+    with pytest.raises(BatcherClosed):
+        batcher.submit({"x": np.ones((1, 2))})
+
+
+def test_requests_of_different_shapes_are_not_merged() -> None:
+    gate = threading.Event()
+
+    def predict(x: dict[str, Any]) -> dict[str, Any]:
+        gate.wait(5)
+        return {"y": x["x"].sum(axis=1)}
+
+    batcher = DynamicBatcher(predict, BatchConfig(max_batch_size=64, max_queue_delay=0.05))
+    a = [batcher.submit({"x": np.ones((1, 3))}) for _ in range(3)]
+    b = [batcher.submit({"x": np.ones((1, 5))}) for _ in range(3)]
+    gate.set()
+    assert [f.result(5)["y"][0] for f in a + b] == [3, 3, 3, 5, 5, 5]
+    batcher.close()
