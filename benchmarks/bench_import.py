@@ -1,6 +1,6 @@
 """`import runyard` time vs `import mlflow`, each in fresh interpreters (median of N).
 
-    python benchmarks/bench_import.py
+python benchmarks/bench_import.py
 """
 
 from __future__ import annotations

@@ -63,7 +63,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         side = run_side(
             textwrap.dedent(RUNYARD).format(
-                runs=args.runs, metrics=args.metrics, steps=args.steps,
+                runs=args.runs,
+                metrics=args.metrics,
+                steps=args.steps,
                 uri=f"sqlite:///{Path(tmp) / 'runyard.db'}",
             ),
             env={"RUNYARD_HOME": tmp},
@@ -73,8 +75,11 @@ def main() -> None:
             db = Path(tmp) / f"mlflow-{sync}.db"
             out[label] = run_side(
                 textwrap.dedent(MLFLOW).format(
-                    runs=args.mlflow_runs, metrics=args.metrics, steps=args.steps,
-                    uri=f"sqlite:///{db}", sync=sync,
+                    runs=args.mlflow_runs,
+                    metrics=args.metrics,
+                    steps=args.steps,
+                    uri=f"sqlite:///{db}",
+                    sync=sync,
                 ),
                 env={"MLFLOW_ENABLE_ASYNC_LOGGING": "false"},
             )
@@ -83,8 +88,13 @@ def main() -> None:
     best_mlflow = max(out["mlflow (sync)"]["points_per_s"], out["mlflow (async)"]["points_per_s"])
     for name, side in out.items():
         rows.append(
-            [name, side["points"], side["seconds"], side["points_per_s"],
-             side["points_per_s"] / best_mlflow]
+            [
+                name,
+                side["points"],
+                side["seconds"],
+                side["points_per_s"],
+                side["points_per_s"] / best_mlflow,
+            ]
         )
     print_table(
         f"ingest: {args.metrics} metrics x {args.steps} steps per run, 1 process, SQLite",

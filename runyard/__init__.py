@@ -51,6 +51,12 @@ if TYPE_CHECKING:  # type checkers see the real signatures of the lazy names bel
         step,
         unmapped,
     )
+    from runyard.registry import (
+        load_model,
+        register_model,
+        resolve_model,
+        set_alias,
+    )
     from runyard.sweeps import (
         Sweep,
         Trial,
@@ -96,6 +102,10 @@ _LAZY = {
     "randint": "runyard.sweeps",
     "qint": "runyard.sweeps",
     "choice": "runyard.sweeps",
+    "register_model": "runyard.registry",
+    "set_alias": "runyard.registry",
+    "load_model": "runyard.registry",
+    "resolve_model": "runyard.registry",
 }
 
 
@@ -126,6 +136,10 @@ __all__ = [
     "pipeline",
     "step",
     "unmapped",
+    "register_model",
+    "set_alias",
+    "load_model",
+    "resolve_model",
     "sweep",
     "Sweep",
     "load_sweep",

@@ -9,6 +9,8 @@ from rich.console import Console
 
 from runyard.cli import demo, experiments, run, runs, server, sweep, tokens
 from runyard.cli import eval as eval_cli
+from runyard.cli import models as models_cli
+from runyard.cli import serve as serve_cli
 from runyard.cli.errors import exit_code_for
 from runyard.errors import RunyardError
 
@@ -28,6 +30,8 @@ run.register(app)
 sweep.register(app)
 server.register(app)
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(models_cli.app, name="models")
+serve_cli.register(app)
 
 
 def main() -> None:

@@ -59,7 +59,9 @@ def show(
 
     client = _client(tracking_uri, artifact_uri)
     if version is None:
-        table = Table("version", "aliases", "flavor", "run", "source", header_style="bold")
+        table = Table(header_style="bold")
+        for column in ("version", "aliases", "flavor", "run", "source"):
+            table.add_column(column, overflow="fold")
         for v in list_versions(name, client):
             table.add_row(
                 str(v.version),

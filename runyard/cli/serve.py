@@ -26,8 +26,12 @@ def serve_command(
         int, typer.Option("--max-batch-size", help="Rows per dynamic batch (1: no batching).")
     ] = 64,
     max_queue_delay_ms: Annotated[
-        float, typer.Option("--max-queue-delay-ms", help="Longest wait for a batch to fill.")
-    ] = 2.0,
+        float,
+        typer.Option(
+            "--max-queue-delay-ms",
+            help="Longest wait for a batch to fill (0: greedy, batch what queued meanwhile).",
+        ),
+    ] = 0.0,
     max_request_mb: Annotated[
         float, typer.Option("--max-request-mb", help="Largest request body accepted.")
     ] = 16.0,

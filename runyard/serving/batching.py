@@ -38,7 +38,8 @@ class BatchConfig:
 
     Attributes:
         max_batch_size: the most rows in one batch (1 disables batching).
-        max_queue_delay: seconds a request may wait for others to join its batch.
+        max_queue_delay: seconds a request may wait for others to join its batch (0:
+            greedy — run at once with whatever queued while the previous batch ran).
 
     Example:
         >>> BatchConfig(max_batch_size=64, max_queue_delay=0.002).enabled
@@ -46,7 +47,7 @@ class BatchConfig:
     """
 
     max_batch_size: int = 64
-    max_queue_delay: float = 0.002
+    max_queue_delay: float = 0.0
 
     @property
     def enabled(self) -> bool:

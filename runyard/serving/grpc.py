@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import grpc  # type: ignore[import-untyped]
+import grpc
 
 from runyard.errors import InvalidArgument, MissingDependency, NotFound
 from runyard.serving.codec import InputTensor, decode_raw_input, encode_raw_output
@@ -39,7 +39,7 @@ _TYPED = {
 def load_stubs() -> tuple[Any, Any]:
     """(service_pb2, service_pb2_grpc) from tritonclient, or MissingDependency."""
     try:
-        from tritonclient.grpc import (  # type: ignore[import-untyped]
+        from tritonclient.grpc import (
             service_pb2,
             service_pb2_grpc,
         )

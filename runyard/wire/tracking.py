@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,6 +26,9 @@ View = Literal["active", "deleted", "all"]
 """Which lifecycle stage a listing returns."""
 
 _FLOATS = ConfigDict(ser_json_inf_nan="strings", extra="forbid")
+
+Millis = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+"""Milliseconds since the epoch, as the stores keep them (a signed 64-bit integer)."""
 
 
 class CreateExperimentRequest(BaseModel):
@@ -90,7 +93,7 @@ class CreateRunRequest(BaseModel):
     model_config = _FLOATS
     experiment_id: str
     name: str | None = None
-    start_time: int | None = None
+    start_time: Millis | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     parent_run_id: str | None = None
     artifact_uri: str | None = None
@@ -101,7 +104,7 @@ class UpdateRunRequest(BaseModel):
 
     model_config = _FLOATS
     status: Literal["RUNNING", "FINISHED", "FAILED", "KILLED"] | None = None
-    end_time: int | None = None
+    end_time: Millis | None = None
     name: str | None = None
 
 

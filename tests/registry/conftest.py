@@ -22,9 +22,7 @@ def torch_mlp(digits: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]) -> Any:
 
     torch.manual_seed(0)
     x, y = digits
-    net = torch.nn.Sequential(
-        torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10)
-    )
+    net = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
     opt = torch.optim.Adam(net.parameters(), lr=0.01)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     for _ in range(150):

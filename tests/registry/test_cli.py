@@ -29,7 +29,7 @@ def test_register_alias_ls_show(torch_mlp: Any, digits: Any) -> None:
     x, _ = digits
     with start_run(experiment="digits") as run:
         log_model(run, torch_mlp, "model", flavor="onnx", input_example=x[:8])
-    runner = CliRunner()
+    runner = CliRunner(env={"COLUMNS": "250"})
     app = _app()
     r = runner.invoke(app, ["models", "register", "digits-mlp", "--run", run.run_id])
     assert r.exit_code == 0, r.output
@@ -50,10 +50,11 @@ def test_gate_refusal_is_an_invalid_argument_exit(torch_mlp: Any, digits: Any) -
     with start_run(experiment="digits") as run:
         log_model(run, torch_mlp, "model", flavor="onnx", input_example=x[:8])
     app = _app()
-    runner = CliRunner()
+    runner = CliRunner(env={"COLUMNS": "250"})
     runner.invoke(app, ["models", "register", "digits-mlp", "--run", run.run_id])
-    r = runner.invoke(app, ["models", "alias", "digits-mlp", "champion", "1", "--gate",
-                            "accuracy >= 0.9"])
+    r = runner.invoke(
+        app, ["models", "alias", "digits-mlp", "champion", "1", "--gate", "accuracy >= 0.9"]
+    )
     assert isinstance(r.exception, RunyardError)
     assert exit_code_for(r.exception)[0] == 2
     assert "no stored evaluation" in str(r.exception)

@@ -51,9 +51,7 @@ def test_onnx_export_from_torch_matches_and_records_parity(
     np.testing.assert_allclose(got, _torch_logits(torch_mlp, x[:100]), rtol=1e-4, atol=1e-5)
 
 
-def test_onnx_export_refuses_a_model_that_does_not_match(
-    tmp_path: Path, digits: Any
-) -> None:
+def test_onnx_export_refuses_a_model_that_does_not_match(tmp_path: Path, digits: Any) -> None:
     import torch
 
     class Jittery(torch.nn.Module):

@@ -36,8 +36,14 @@ def _train_and_log(net: Any, digits: Any, *, noise: float = 0.0, flavor: str = "
             flip = np.random.default_rng(0).random(len(y)) < noise
             pred = np.where(flip, (pred + 1) % 10, pred)
         table = pa.table({"label": y, "prediction": pred})
-        evaluate(table, label="label", prediction="prediction", metrics=["accuracy"],
-                 bootstrap=0, run=run)
+        evaluate(
+            table,
+            label="label",
+            prediction="prediction",
+            metrics=["accuracy"],
+            bootstrap=0,
+            run=run,
+        )
         return run.run_id
 
 
@@ -80,9 +86,7 @@ def test_lineage_reaches_the_run_params_data_and_eval(torch_mlp: Any, digits: An
     assert [(e.source_id, e.relation) for e in edges] == [(run_id, "registered")]
 
 
-def test_gate_refuses_a_version_whose_eval_fails_and_says_why(
-    torch_mlp: Any, digits: Any
-) -> None:
+def test_gate_refuses_a_version_whose_eval_fails_and_says_why(torch_mlp: Any, digits: Any) -> None:
     good = register_model("digits-mlp", run=_train_and_log(torch_mlp, digits))
     bad = register_model("digits-mlp", run=_train_and_log(torch_mlp, digits, noise=0.5))
     set_alias("digits-mlp", "champion", version=good.version, gate="accuracy >= 0.9")
@@ -92,9 +96,10 @@ def test_gate_refuses_a_version_whose_eval_fails_and_says_why(
     assert any("FAIL" in r for r in err.value.reasons)
     # the alias did not move, and the passing verdict is kept on the good version
     assert resolve_model("models:/digits-mlp@champion").version == good.version
-    assert '"passed": true' in resolve_model("models:/digits-mlp@champion").tags[
-        "runyard.gate.champion"
-    ]
+    assert (
+        '"passed": true'
+        in resolve_model("models:/digits-mlp@champion").tags["runyard.gate.champion"]
+    )
     with pytest.raises(InvalidFilter):
         set_alias("digits-mlp", "champion", version=good.version, gate="accuracy >=")
 

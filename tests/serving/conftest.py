@@ -44,10 +44,12 @@ class Registry:
     def client(self) -> Client:
         return Client(self.tracking_uri, self.artifact_uri)
 
-    def publish(self, name: str, model: Any, example: Any, alias: str = "champion",
-                **kw: Any) -> int:
-        with start_run(experiment="serving", tracking_uri=self.tracking_uri,
-                       artifact_uri=self.artifact_uri) as run:
+    def publish(
+        self, name: str, model: Any, example: Any, alias: str = "champion", **kw: Any
+    ) -> int:
+        with start_run(
+            experiment="serving", tracking_uri=self.tracking_uri, artifact_uri=self.artifact_uri
+        ) as run:
             log_model(run, model, "model", input_example=example, **kw)
         mv = register_model(name, run=run, client=self.client())
         set_alias(name, alias, mv.version, client=self.client())
@@ -82,18 +84,32 @@ def _serve_argv() -> list[str]:
     names = {c.name for c in app.registered_commands}
     if "serve" in names:
         return [sys.executable, "-c", "from runyard.cli.app import main; main()", "serve"]
-    return [sys.executable, "-c",
-            "import typer; from runyard.cli import serve; a = typer.Typer(); "
-            "serve.register(a); a.command('noop', hidden=True)(lambda: None); a()", "serve"]
+    return [
+        sys.executable,
+        "-c",
+        "import typer; from runyard.cli import serve; a = typer.Typer(); "
+        "serve.register(a); a.command('noop', hidden=True)(lambda: None); a()",
+        "serve",
+    ]
 
 
 def start_server(reg: Registry, models: list[str], tmp: Path, *extra: str) -> Served:
     http_port, grpc_port = free_port(), free_port()
     log = tmp / f"serve-{http_port}.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RUNYARD_HOME": str(reg.home)}
-    argv = [*_serve_argv(), *models, "--http-port", str(http_port), "--grpc-port",
-            str(grpc_port), "--tracking-uri", reg.tracking_uri, "--artifact-uri",
-            reg.artifact_uri, *extra]
+    argv = [
+        *_serve_argv(),
+        *models,
+        "--http-port",
+        str(http_port),
+        "--grpc-port",
+        str(grpc_port),
+        "--tracking-uri",
+        reg.tracking_uri,
+        "--artifact-uri",
+        reg.artifact_uri,
+        *extra,
+    ]
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     served = Served(proc, http_port, grpc_port, log)
@@ -144,8 +160,13 @@ def registry(tmp_path_factory: pytest.TempPathFactory, torch_mlp: Any, digits: A
 
 @pytest.fixture(scope="module")
 def server(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    served = start_server(registry, ["models:/digits-mlp@champion"],
-                          tmp_path_factory.mktemp("logs"), "--max-request-mb", "1")
+    served = start_server(
+        registry,
+        ["models:/digits-mlp@champion"],
+        tmp_path_factory.mktemp("logs"),
+        "--max-request-mb",
+        "1",
+    )
     yield served
     served.stop()
 

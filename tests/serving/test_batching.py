@@ -21,8 +21,11 @@ def test_concurrent_requests_are_merged_and_split_back() -> None:
         gate.wait(5)
         return {"y": x["x"] * 10}
 
-    batcher = DynamicBatcher(predict, BatchConfig(max_batch_size=64, max_queue_delay=0.05),
-                             lambda rows, _q: seen.append(rows))
+    batcher = DynamicBatcher(
+        predict,
+        BatchConfig(max_batch_size=64, max_queue_delay=0.05),
+        lambda rows, _q: seen.append(rows),
+    )
     futures = [batcher.submit({"x": np.full((2, 3), i, np.float32)}) for i in range(9)]
     time.sleep(0.2)  # the first batch blocks on the gate while the others queue
     gate.set()
@@ -34,8 +37,9 @@ def test_concurrent_requests_are_merged_and_split_back() -> None:
 
 def test_max_batch_size_one_never_merges() -> None:
     seen: list[int] = []
-    batcher = DynamicBatcher(lambda x: {"y": x["x"]}, BatchConfig(max_batch_size=1),
-                             lambda rows, _q: seen.append(rows))
+    batcher = DynamicBatcher(
+        lambda x: {"y": x["x"]}, BatchConfig(max_batch_size=1), lambda rows, _q: seen.append(rows)
+    )
     futures = [batcher.submit({"x": np.ones((1, 2))}) for _ in range(20)]
     assert all(f.result(5)["y"].shape == (1, 2) for f in futures)
     batcher.close()

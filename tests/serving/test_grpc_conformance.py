@@ -13,12 +13,19 @@ from tritonclient.utils import InferenceServerException
 from tests.serving.conftest import Served
 
 
-def _infer(client: tg.InferenceServerClient, x: np.ndarray[Any, Any], model: str = "digits-mlp",
-           version: str = "", datatype: str = "FP32", name: str = "input") -> Any:
+def _infer(
+    client: tg.InferenceServerClient,
+    x: np.ndarray[Any, Any],
+    model: str = "digits-mlp",
+    version: str = "",
+    datatype: str = "FP32",
+    name: str = "input",
+) -> Any:
     inp = tg.InferInput(name, list(x.shape), datatype)
     inp.set_data_from_numpy(x)
-    return client.infer(model, [inp], model_version=version,
-                        outputs=[tg.InferRequestedOutput("output")])
+    return client.infer(
+        model, [inp], model_version=version, outputs=[tg.InferRequestedOutput("output")]
+    )
 
 
 def test_health_and_metadata_rpcs(server: Served) -> None:
@@ -42,8 +49,9 @@ def test_model_infer_with_raw_contents_matches_the_source(
     client = tg.InferenceServerClient(server.grpc_url)
     for version in ("", "1"):
         result = _infer(client, x[:64], version=version)
-        np.testing.assert_allclose(result.as_numpy("output"), expected(x[:64]),
-                                   rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(
+            result.as_numpy("output"), expected(x[:64]), rtol=1e-4, atol=1e-5
+        )
         assert result.get_response().model_version == "1"
 
 
@@ -51,14 +59,26 @@ def test_model_infer_with_raw_contents_matches_the_source(
     ("kwargs", "code", "needle"),
     [
         ({"x": np.zeros((2, 10), np.float32)}, "StatusCode.INVALID_ARGUMENT", "must have shape"),
-        ({"x": np.zeros((2, 64), np.float64), "datatype": "FP64"},
-         "StatusCode.INVALID_ARGUMENT", "must be FP32"),
-        ({"x": np.zeros((2, 64), np.float32), "name": "other"},
-         "StatusCode.INVALID_ARGUMENT", "unknown input"),
-        ({"x": np.zeros((2, 64), np.float32), "model": "nope"}, "StatusCode.NOT_FOUND",
-         "not served"),
-        ({"x": np.zeros((2, 64), np.float32), "version": "3"}, "StatusCode.NOT_FOUND",
-         "no version"),
+        (
+            {"x": np.zeros((2, 64), np.float64), "datatype": "FP64"},
+            "StatusCode.INVALID_ARGUMENT",
+            "must be FP32",
+        ),
+        (
+            {"x": np.zeros((2, 64), np.float32), "name": "other"},
+            "StatusCode.INVALID_ARGUMENT",
+            "unknown input",
+        ),
+        (
+            {"x": np.zeros((2, 64), np.float32), "model": "nope"},
+            "StatusCode.NOT_FOUND",
+            "not served",
+        ),
+        (
+            {"x": np.zeros((2, 64), np.float32), "version": "3"},
+            "StatusCode.NOT_FOUND",
+            "no version",
+        ),
     ],
 )
 def test_bad_requests_get_status_codes(

@@ -14,8 +14,14 @@ from tritonclient.utils import InferenceServerException
 from tests.serving.conftest import Served
 
 
-def _infer(client: th.InferenceServerClient, x: np.ndarray[Any, Any], model: str = "digits-mlp",
-           version: str = "", datatype: str = "FP32", name: str = "input") -> Any:
+def _infer(
+    client: th.InferenceServerClient,
+    x: np.ndarray[Any, Any],
+    model: str = "digits-mlp",
+    version: str = "",
+    datatype: str = "FP32",
+    name: str = "input",
+) -> Any:
     inp = th.InferInput(name, list(x.shape), datatype)
     inp.set_data_from_numpy(x, binary_data=False)
     out = th.InferRequestedOutput("output", binary_data=False)
@@ -54,14 +60,47 @@ def test_infer_matches_the_source_model(
 @pytest.mark.parametrize(
     ("make", "status", "needle"),
     [
-        (lambda x: {"inputs": [{"name": "input", "shape": [2, 63], "datatype": "FP32",
-                                "data": x[:2, :63].ravel().tolist()}]}, 400, "shape"),
-        (lambda x: {"inputs": [{"name": "input", "shape": [2, 64], "datatype": "INT64",
-                                "data": [1] * 128}]}, 400, "must be FP32"),
-        (lambda x: {"inputs": [{"name": "other", "shape": [1, 64], "datatype": "FP32",
-                                "data": [0.0] * 64}]}, 400, "unknown input"),
-        (lambda x: {"inputs": [{"name": "input", "shape": [2, 64], "datatype": "FP32",
-                                "data": [0.0] * 5}]}, 400, "needs 128 values"),
+        (
+            lambda x: {
+                "inputs": [
+                    {
+                        "name": "input",
+                        "shape": [2, 63],
+                        "datatype": "FP32",
+                        "data": x[:2, :63].ravel().tolist(),
+                    }
+                ]
+            },
+            400,
+            "shape",
+        ),
+        (
+            lambda x: {
+                "inputs": [
+                    {"name": "input", "shape": [2, 64], "datatype": "INT64", "data": [1] * 128}
+                ]
+            },
+            400,
+            "must be FP32",
+        ),
+        (
+            lambda x: {
+                "inputs": [
+                    {"name": "other", "shape": [1, 64], "datatype": "FP32", "data": [0.0] * 64}
+                ]
+            },
+            400,
+            "unknown input",
+        ),
+        (
+            lambda x: {
+                "inputs": [
+                    {"name": "input", "shape": [2, 64], "datatype": "FP32", "data": [0.0] * 5}
+                ]
+            },
+            400,
+            "needs 128 values",
+        ),
         (lambda x: {"nothing": []}, 400, "inputs"),
     ],
 )
@@ -75,19 +114,24 @@ def test_bad_requests_get_400_with_an_error(
 
 def test_missing_unknown_oversized_and_garbage(server: Served, digits: Any) -> None:
     base = f"http://{server.http_url}/v2/models"
-    one = {"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32",
-                       "data": [0.0] * 64}]}
+    one = {"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": [0.0] * 64}]}
     r = httpx.post(f"{base}/nope/infer", json=one)
     assert r.status_code == 404 and "not served" in r.json()["error"]
     r = httpx.post(f"{base}/digits-mlp/versions/9/infer", json=one)
     assert r.status_code == 404 and "no version" in r.json()["error"]
     assert httpx.get(f"{base}/nope").status_code == 404
-    huge = {"inputs": [{"name": "input", "shape": [5000, 64], "datatype": "FP32",
-                        "data": [0.5] * (5000 * 64)}]}  # > the 1 MB limit this server has
+    huge = {
+        "inputs": [
+            {"name": "input", "shape": [5000, 64], "datatype": "FP32", "data": [0.5] * (5000 * 64)}
+        ]
+    }  # > the 1 MB limit this server has
     r = httpx.post(f"{base}/digits-mlp/infer", json=huge)
     assert r.status_code == 413 and "limit" in r.json()["error"]
-    r = httpx.post(f"{base}/digits-mlp/infer", content=b"{not json",
-                   headers={"content-type": "application/json"})
+    r = httpx.post(
+        f"{base}/digits-mlp/infer",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 400 and "not JSON" in r.json()["error"]
     # with tritonclient too: the error text reaches the user
     client = th.InferenceServerClient(server.http_url)
@@ -113,9 +157,12 @@ def test_binary_data_is_refused_clearly(server: Served, digits: Any) -> None:
 def test_metrics_count_requests_and_batches(server: Served, digits: Any) -> None:
     client = th.InferenceServerClient(server.http_url)
     _infer(client, digits[0][:4])
+    with pytest.raises(InferenceServerException):
+        _infer(client, digits[0][:2, :3])
     text = httpx.get(f"http://{server.http_url}/metrics").text
-    assert 'runyard_inference_requests_total{model="digits-mlp",protocol="http",status="ok"}' in text
-    assert 'status="invalid"' in text or "runyard_inference_requests_total" in text
+    ok = 'runyard_inference_requests_total{model="digits-mlp",protocol="http",status="ok"}'
+    bad = 'runyard_inference_requests_total{model="digits-mlp",protocol="http",status="invalid"}'
+    assert ok in text and bad in text
     assert "runyard_batch_size_bucket" in text
     assert "runyard_queue_duration_seconds_count" in text
     assert "runyard_inference_request_duration_seconds_bucket" in text

@@ -27,8 +27,13 @@ def test_alias_move_is_picked_up_with_no_failed_request(tmp_path: Path, digits: 
     example = np.zeros((2, 4), np.float32)
     reg.publish("const", Constant(1.0), example)
     reg.publish("other", Constant(7.0), example)
-    served = start_server(reg, ["models:/const@champion", "second=models:/other/1"], tmp_path,
-                          "--poll-interval", "0.2")
+    served = start_server(
+        reg,
+        ["models:/const@champion", "second=models:/other/1"],
+        tmp_path,
+        "--poll-interval",
+        "0.2",
+    )
     try:
         stop = threading.Event()
         answers: list[tuple[int, str, float]] = []
@@ -38,15 +43,21 @@ def test_alias_move_is_picked_up_with_no_failed_request(tmp_path: Path, digits: 
                 while not stop.is_set():
                     r = c.post(f"http://{served.http_url}/v2/models/const/infer", json=ONE)
                     body = r.json()
-                    answers.append((r.status_code, body.get("model_version", ""),
-                                    body["outputs"][0]["data"][0] if r.status_code == 200 else 0))
+                    answers.append(
+                        (
+                            r.status_code,
+                            body.get("model_version", ""),
+                            body["outputs"][0]["data"][0] if r.status_code == 200 else 0,
+                        )
+                    )
 
         threads = [threading.Thread(target=hammer) for _ in range(3)]
         for t in threads:
             t.start()
         time.sleep(0.5)
-        with __import__("runyard").start_run(experiment="serving", tracking_uri=reg.tracking_uri,
-                                             artifact_uri=reg.artifact_uri) as run:
+        with __import__("runyard").start_run(
+            experiment="serving", tracking_uri=reg.tracking_uri, artifact_uri=reg.artifact_uri
+        ) as run:
             from runyard.registry import log_model, register_model
 
             log_model(run, Constant(2.0), "model", input_example=example)

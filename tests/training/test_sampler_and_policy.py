@@ -72,7 +72,6 @@ def test_a_bad_retention_policy_is_refused(kwargs: dict[str, object], message: s
         ({"gpus_per_worker": 1}, "no CUDA GPU"),
         ({"executor": "inline", "workers": 2}, "runs 1 task"),
         ({"config": [1, 2]}, "config must be a mapping"),
-        ({"executor": "ray", "workers": 2}, "not part of this runyard build"),
         ({"executor": "dask"}, "unknown executor 'dask'"),
     ],
 )

@@ -48,7 +48,7 @@ _ORT_TYPES = {
 
 def _ort() -> Any:
     try:
-        import onnxruntime  # type: ignore[import-untyped]
+        import onnxruntime
     except ImportError as e:
         raise MissingDependency("onnxruntime", "onnx") from e
     return onnxruntime

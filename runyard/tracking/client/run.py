@@ -184,6 +184,29 @@ class Run:
         """Store a JSON-serialisable object as a JSON artifact."""
         return self.log_text(json.dumps(obj, indent=2, sort_keys=True, default=str), artifact_path)
 
+    def log_model(
+        self,
+        model: Any,
+        artifact_path: str = "model",
+        flavor: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Save a model in its flavor (detected, or ``flavor=``) with its signature.
+
+        Flavors: ``torch`` (torch.export or TorchScript), ``onnx`` (exported from PyTorch and
+        checked for numerical parity), ``sklearn``, ``python`` (a class with load/predict).
+        See :func:`runyard.registry.log.log_model` for the options.
+
+        Returns:
+            A ``ModelInfo`` (flavor, signature, artifact path).
+
+        Example:
+            >>> info = run.log_model(torch_module, "model", input_example=x[:2])  # doctest: +SKIP
+        """
+        from runyard.registry.log import log_model
+
+        return log_model(self, model, artifact_path, flavor, **kwargs)
+
     def log_lineage(
         self, inputs: Mapping[str, str] | None = None, outputs: Mapping[str, str] | None = None
     ) -> None:
