@@ -70,6 +70,13 @@ if TYPE_CHECKING:  # type checkers see the real signatures of the lazy names bel
         sweep,
         uniform,
     )
+    from runyard.training import (
+        TrainContext,
+        TrainResult,
+        TrainState,
+        load_checkpoint,
+        train,
+    )
 
 __version__ = "0.1.0"
 
@@ -106,6 +113,11 @@ _LAZY = {
     "set_alias": "runyard.registry",
     "load_model": "runyard.registry",
     "resolve_model": "runyard.registry",
+    "train": "runyard.training",
+    "TrainContext": "runyard.training",
+    "TrainResult": "runyard.training",
+    "TrainState": "runyard.training",
+    "load_checkpoint": "runyard.training",
 }
 
 
@@ -136,6 +148,11 @@ __all__ = [
     "pipeline",
     "step",
     "unmapped",
+    "train",
+    "TrainContext",
+    "TrainResult",
+    "TrainState",
+    "load_checkpoint",
     "register_model",
     "set_alias",
     "load_model",

@@ -11,6 +11,7 @@ from runyard.cli import demo, experiments, run, runs, server, sweep, tokens
 from runyard.cli import eval as eval_cli
 from runyard.cli import models as models_cli
 from runyard.cli import serve as serve_cli
+from runyard.cli import train as train_cli
 from runyard.cli.errors import exit_code_for
 from runyard.errors import RunyardError
 
@@ -32,6 +33,7 @@ server.register(app)
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(models_cli.app, name="models")
 serve_cli.register(app)
+train_cli.register(app)
 
 
 def main() -> None:

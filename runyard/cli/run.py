@@ -12,6 +12,7 @@ from rich.table import Table
 
 from runyard.cli.options import ArtifactUri, TrackingUri
 from runyard.errors import InvalidArgument
+from runyard.executors import get_executor
 from runyard.pipelines import PipelineResult, StepEvent, StepStatus
 from runyard.pipelines.loader import load_pipeline
 from runyard.pipelines.params import parse_param_strings
@@ -28,9 +29,9 @@ _TARGET_TAG = "runyard.pipeline.target"
 class _ProgressView:
     """Counts step calls by status and shows them on a Rich progress bar."""
 
-    def __init__(self, progress: Progress) -> None:
+    def __init__(self, progress: Progress, where: str = "steps") -> None:
         self.progress = progress
-        self.task = progress.add_task("steps", total=None, counts="")
+        self.task = progress.add_task(where, total=None, counts="")
         self.status: dict[tuple[str, int | None], StepStatus] = {}
 
     def __call__(self, event: StepEvent) -> None:
@@ -49,13 +50,18 @@ class _ProgressView:
 
 
 def _summary(result: PipelineResult) -> Table:
-    table = Table("step", "status", "cache", "seconds", "run id", header_style="bold")
+    table = Table("step", "status", "cache", "seconds", "where", "run id", header_style="bold")
     colours = {"FINISHED": "green", "CACHED": "cyan", "FAILED": "red", "KILLED": "magenta"}
     for s in sorted(result.steps, key=lambda r: (r.node_id, r.index or 0)):
         colour = colours.get(s.status.value, "white")
         cache = s.cache.value + (f" ({s.cache_reason})" if s.cache_reason else "")
         table.add_row(
-            s.label, f"[{colour}]{s.status.value}", cache, f"{s.duration_s:.3f}", s.run_id or "-"
+            s.label,
+            f"[{colour}]{s.status.value}",
+            cache,
+            f"{s.duration_s:.3f}",
+            s.worker or "-",
+            s.run_id or "-",
         )
     return table
 
@@ -111,18 +117,22 @@ def run(
             TimeElapsedColumn(),
             console=console,
         ) as progress:
-            view = _ProgressView(progress)
-            result = pipe.run(
-                executor=executor,
-                store=store,
-                artifacts=artifact_uri,
-                experiment=experiment,
-                cache=not no_cache,
-                resume=resume,
-                raise_on_failure=False,
-                on_event=view,
-                **params,
-            )
+            ex = get_executor(executor)
+            view = _ProgressView(progress, f"steps on {ex.describe_worker()}")
+            try:
+                result = pipe.run(
+                    executor=ex,
+                    store=store,
+                    artifacts=artifact_uri,
+                    experiment=experiment,
+                    cache=not no_cache,
+                    resume=resume,
+                    raise_on_failure=False,
+                    on_event=view,
+                    **params,
+                )
+            finally:
+                ex.shutdown()
     finally:
         store.close()
     console.print(_summary(result))

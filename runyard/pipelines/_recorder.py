@@ -66,6 +66,7 @@ class TAG:
     ATTEMPTS = "runyard.attempts"
     ERROR = "runyard.error"
     STATUS = "runyard.step_status"
+    WORKER = "runyard.worker"
 
 
 def param_text(value: Any) -> str:

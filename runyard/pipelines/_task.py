@@ -4,23 +4,54 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import pickle
+import socket
 import sys
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-__all__ = ["TaskOutcome", "run_step_call", "trim_traceback"]
+from runyard.entities import ArtifactRef
+
+if TYPE_CHECKING:
+    from runyard.artifacts.cas import ContentAddressedStore
+
+__all__ = ["OutputTarget", "TaskOutcome", "run_step_call", "trim_traceback", "where_am_i"]
 
 _RUNYARD_DIR = str(Path(__file__).resolve().parent.parent)
 
 
 @dataclass(frozen=True, slots=True)
+class OutputTarget:
+    """Where a worker stores the step's output itself (isolated executors only).
+
+    Writing the output from the worker means a finished step's result is durable in the
+    artifact store even if the driver or the cluster dies before the result travels back.
+
+    Attributes:
+        artifact_uri: the content-addressed store's URI.
+        serializer: the step's declared serializer, or None to choose by type.
+        label: the step call's label (the artifact is ``outputs/<label>.<ext>``).
+        step_name: for messages.
+    """
+
+    artifact_uri: str
+    serializer: str | None
+    label: str
+    step_name: str
+
+
+@dataclass(frozen=True, slots=True)
 class TaskOutcome:
-    """The result of one step call as it travels back from the worker."""
+    """The result of one step call as it travels back from the worker.
+
+    ``stored`` is ``(serializer name, ArtifactRef)`` when the worker stored the output;
+    ``unstorable`` says why it could not; ``worker`` says where the call ran.
+    """
 
     ok: bool
     value: Any
@@ -29,6 +60,39 @@ class TaskOutcome:
     stdout: str
     stderr: str
     duration_s: float
+    stored: tuple[str, ArtifactRef] | None = None
+    unstorable: str | None = None
+    worker: str = ""
+
+
+_CAS_BY_URI: dict[str, ContentAddressedStore] = {}
+
+
+def where_am_i() -> str:
+    """``host:pid`` of this process, with the Ray node's address when on Ray."""
+    host = socket.gethostname()
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        with contextlib.suppress(Exception):
+            host = f"ray node {ray.util.get_node_ip_address()}"
+    return f"{host}:{os.getpid()}"
+
+
+def _store_output(
+    value: Any, target: OutputTarget
+) -> tuple[tuple[str, ArtifactRef] | None, str | None]:
+    from runyard.artifacts import open_cas
+    from runyard.pipelines import serializers
+
+    try:
+        name, data = serializers.dump(value, target.serializer, f"step {target.step_name!r}")
+    except serializers.Unstorable as e:
+        return None, f"the output cannot be stored: {e}"
+    cas = _CAS_BY_URI.get(target.artifact_uri)
+    if cas is None:
+        cas = _CAS_BY_URI[target.artifact_uri] = open_cas(target.artifact_uri)
+    ext = serializers.get_serializer(name).extension
+    return (name, cas.put_bytes(data, f"outputs/{target.label}.{ext}")), None
 
 
 class _Tee(io.TextIOBase):
@@ -72,9 +136,15 @@ def _travels(error: BaseException) -> BaseException:
 
 
 def run_step_call(
-    fn: Callable[..., Any], kwargs: dict[str, Any], capture: bool = True
+    fn: Callable[..., Any],
+    kwargs: dict[str, Any],
+    capture: bool = True,
+    target: OutputTarget | None = None,
 ) -> TaskOutcome:
-    """Call ``fn(**kwargs)``, catching its error and capturing stdout and stderr."""
+    """Call ``fn(**kwargs)``, catching its error and capturing stdout and stderr.
+
+    With a ``target``, the output is also serialized and stored by this process.
+    """
     out = _Tee(sys.stdout)
     err = _Tee(sys.stderr)
     start = time.perf_counter()
@@ -95,7 +165,10 @@ def run_step_call(
                 out.buffer_.getvalue(),
                 err.buffer_.getvalue(),
                 elapsed,
+                worker=where_am_i(),
             )
+    elapsed = time.perf_counter() - start
+    stored, unstorable = _store_output(value, target) if target is not None else (None, None)
     return TaskOutcome(
         True,
         value,
@@ -103,5 +176,8 @@ def run_step_call(
         "",
         out.buffer_.getvalue(),
         err.buffer_.getvalue(),
-        time.perf_counter() - start,
+        elapsed,
+        stored,
+        unstorable,
+        where_am_i(),
     )

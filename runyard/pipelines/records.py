@@ -52,6 +52,7 @@ class StepRecord:
         attempts: how many times it ran.
         error: the user's traceback (runyard frames trimmed) or the failure, when it failed.
         output_digest: the content hash of its stored output.
+        worker: where it ran (``host:pid``, or ``ray node IP:pid``), when it ran.
     """
 
     node_id: str
@@ -64,6 +65,7 @@ class StepRecord:
     attempts: int = 0
     error: str | None = None
     output_digest: str | None = None
+    worker: str | None = None
 
     @property
     def label(self) -> str:

@@ -35,7 +35,7 @@ from runyard.pipelines._inputs import (
 from runyard.pipelines._keys import input_digests, key_components, params_of
 from runyard.pipelines._recorder import TAG, PendingRun, Recorder
 from runyard.pipelines._state import Attempt, NodeState, Prior, bare_hex
-from runyard.pipelines._task import TaskOutcome, run_step_call
+from runyard.pipelines._task import OutputTarget, TaskOutcome, run_step_call
 from runyard.pipelines.cache_key import KeyComponents, cache_key
 from runyard.pipelines.graph import Graph, StepNode
 from runyard.pipelines.params import bind_params
@@ -295,11 +295,20 @@ class _Runner:
         attempt.started = time.perf_counter()
         self._event(attempt.call, StepStatus.RUNNING)
         self._submitting = attempt
+        # On an isolated executor the worker stores the output itself: a finished step is
+        # durable even if the driver or the cluster is lost before the result comes back.
+        target = (
+            OutputTarget(self.rec.cas.uri, step.options.serializer, attempt.call.label, step.name)
+            if self.executor.isolates_tasks
+            else None
+        )
         try:
             future = self.executor.submit(
                 run_step_call,
                 step.fn,
                 attempt.call.kwargs,
+                True,
+                target,
                 resources=step.options.resources,
                 timeout=timeout,
             )
@@ -386,12 +395,19 @@ class _Runner:
         tags: dict[str, str] = {TAG.STATUS: StepStatus.FINISHED, TAG.ATTEMPTS: str(attempt.number)}
         digest: str | None = None
         reason = attempt.reason
+        if outcome.worker:
+            tags[TAG.WORKER] = outcome.worker
         try:
-            name, data = serializers.dump(
-                outcome.value, step.options.serializer, f"step {step.name!r}"
-            )
-            ext = serializers.get_serializer(name).extension
-            ref = self.rec.cas.put_bytes(data, f"outputs/{call.label}.{ext}")
+            if outcome.unstorable is not None:
+                raise serializers.Unstorable(outcome.unstorable)
+            if outcome.stored is not None:  # the worker stored it
+                name, ref = outcome.stored
+            else:
+                name, data = serializers.dump(
+                    outcome.value, step.options.serializer, f"step {step.name!r}"
+                )
+                ext = serializers.get_serializer(name).extension
+                ref = self.rec.cas.put_bytes(data, f"outputs/{call.label}.{ext}")
             artifacts.append(ref)
             digest = ref.digest
             tags.update({TAG.OUTPUT_DIGEST: ref.digest, TAG.OUTPUT_SERIALIZER: name})
@@ -430,6 +446,7 @@ class _Runner:
             duration=outcome.duration_s,
             attempts=attempt.number,
             digest=digest,
+            worker=outcome.worker or None,
         )
         stored = bare_hex(digest) if digest else None
         self._call_done(call, NodeOutput(outcome.value, stored, None if stored else reason))
@@ -558,6 +575,7 @@ class _Runner:
         attempts: int = 0,
         error: str | None = None,
         digest: str | None = None,
+        worker: str | None = None,
     ) -> None:
         self.records.append(
             StepRecord(
@@ -571,6 +589,7 @@ class _Runner:
                 attempts,
                 error,
                 digest,
+                worker,
             )
         )
         # Reported once the record is written: see _flush.
