@@ -55,6 +55,13 @@ def test_a_pipeline_on_ray_gives_the_inline_result_and_is_tracked(
     )
     assert len(children) == 1 + 8 + 1  # load, 8 squares, total
     assert all(c.status is ry.RunStatus.FINISHED for c in children)
+    # every step says where it ran: a Ray worker on the head node, not the driver
+    assert all(c.tags["runyard.worker"].startswith("ray node 127.0.0.2:") for c in children)
+
+    def digests(result: ry.PipelineResult) -> list[tuple[str, int | None, str | None]]:
+        return sorted((s.node_id, s.index, s.output_digest) for s in result.steps)  # type: ignore[arg-type]
+
+    assert digests(on_ray) == digests(inline)
 
 
 def test_a_worker_killed_mid_step_is_retried_and_the_run_finishes(
