@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from runyard.errors import InvalidArgument
@@ -148,6 +149,7 @@ def step(
     cpus: float = 1.0,
     gpus: float = 0.0,
     memory: str | int | None = None,
+    resources: Mapping[str, float] | None = None,
     cache: bool = True,
     version: str | None = None,
     serializer: str | None = None,
@@ -165,6 +167,7 @@ def step(
     cpus: float = 1.0,
     gpus: float = 0.0,
     memory: str | int | None = None,
+    resources: Mapping[str, float] | None = None,
     cache: bool = True,
     version: str | None = None,
     serializer: str | None = None,
@@ -180,6 +183,8 @@ def step(
         cpus: CPU cores one call needs.
         gpus: GPUs one call needs.
         memory: memory one call needs (``"4GB"`` or bytes).
+        resources: custom resources one call needs, by name (Ray's ``resources=``, e.g.
+            ``{"TPU": 1}``); local executors have none and refuse them.
         cache: False to never cache this step.
         version: an explicit code version; replaces the code fingerprint in the key.
         serializer: force an output serializer by name (``"pickle"`` declares the
@@ -205,7 +210,12 @@ def step(
         retries=retries,
         retry_delay=parse_duration(retry_delay, "retry_delay") or 1.0,
         timeout=parse_duration(timeout, "timeout"),
-        resources=Resources(cpus=cpus, gpus=gpus, memory=parse_size(memory)),
+        resources=Resources(
+            cpus=cpus,
+            gpus=gpus,
+            memory=parse_size(memory),
+            custom=MappingProxyType(dict(resources or {})),
+        ),
         cache=cache,
         version=version,
         serializer=serializer,

@@ -8,6 +8,7 @@ SIGTERM to its process group, then SIGKILL to whatever is left of it (by process
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -69,6 +70,7 @@ class RayCluster:
     port: int
     tmp: Path
     nodes: list[RayNode] = field(default_factory=list)
+    _added: int = 0
 
     @property
     def address(self) -> str:
@@ -81,10 +83,13 @@ class RayCluster:
             num_cpus,
         )
 
-    def add_node(self, num_cpus: int = 2) -> RayNode:
-        ip = f"127.0.0.{3 + len(self.nodes) - 1}"
-        node = self._start(ip, [f"--address={self.address}"], num_cpus)
-        return node
+    def add_node(self, num_cpus: int = 2, resources: dict[str, float] | None = None) -> RayNode:
+        ip = f"127.0.0.{3 + self._added}"
+        self._added += 1
+        extra = [f"--address={self.address}"]
+        if resources:
+            extra.append(f"--resources={json.dumps(resources)}")
+        return self._start(ip, extra, num_cpus)
 
     def _start(self, ip: str, extra: list[str], num_cpus: int) -> RayNode:
         log = self.tmp / f"ray-{ip}.log"

@@ -205,3 +205,36 @@ def test_the_cli_runs_a_pipeline_on_the_cluster(ray_cluster: RayCluster, tmp_pat
     assert done.returncode == 0, done.stdout + done.stderr
     assert "value: 20" in done.stdout
     assert "FINISHED" in done.stdout
+
+
+def test_custom_resources_reach_ray(ray_cluster: RayCluster, ray_executor: RayExecutor) -> None:
+    node = ray_cluster.add_node(num_cpus=1, resources={"accelerator_x": 1})
+    ray_cluster.wait_for_nodes(2)
+    try:
+
+        @ry.step(resources={"accelerator_x": 1})
+        def special() -> str:
+            import ray
+
+            return str(ray.util.get_node_ip_address())
+
+        @ry.step(resources={"accelerator_y": 1})
+        def impossible() -> int:
+            return 1
+
+        @ry.pipeline
+        def needs_x() -> str:
+            return special()
+
+        @ry.pipeline
+        def needs_y() -> int:
+            return impossible()
+
+        assert needs_x.run(executor=ray_executor, cache=False).value == node.ip
+        failed = needs_y.run(executor=ray_executor, raise_on_failure=False, cache=False)
+        [record] = failed.steps
+        assert record.status.value == "FAILED"
+        assert "accelerator_y=1" in (record.error or "")
+    finally:
+        node.stop()
+        ray_cluster.nodes.remove(node)
