@@ -6,12 +6,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -19,6 +16,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from runyard._internal.targets import load_target
 from runyard.cli.options import ArtifactUri, TrackingUri
 from runyard.errors import InvalidArgument
 
@@ -34,33 +32,14 @@ def load_function(target: str) -> Callable[..., Any]:
     Raises:
         InvalidArgument: no ``:``, a missing file or module, or no such function.
     """
-    where, sep, name = target.rpartition(":")
-    if not sep or not where or not name:
-        raise InvalidArgument(f"expected FILE.py:FUNCTION or MODULE:FUNCTION, got {target!r}")
-    if where.endswith(".py"):
-        path = Path(where).resolve()
-        if not path.is_file():
-            raise InvalidArgument(f"no such file: {where}")
-        module_name = f"runyard_train_{path.stem}"
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        if spec is None or spec.loader is None:
-            raise InvalidArgument(f"cannot load {where} as Python")
-        module = importlib.util.module_from_spec(spec)
-        sys.path.insert(0, str(path.parent))
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
+    fn = load_target(target, "training function")
+    if not callable(fn):
+        raise InvalidArgument(f"{target} is a {type(fn).__name__}, not a function")
+    if target.rpartition(":")[0].endswith(".py"):
         import cloudpickle  # type: ignore[import-untyped]
 
-        cloudpickle.register_pickle_by_value(module)
-    else:
-        try:
-            module = importlib.import_module(where)
-        except ImportError as e:
-            raise InvalidArgument(f"cannot import {where!r}: {e}") from e
-    fn = getattr(module, name, None)
-    if not callable(fn):
-        raise InvalidArgument(f"{where} has no function {name!r}")
-    return fn  # type: ignore[no-any-return]
+        cloudpickle.register_pickle_by_value(sys.modules[fn.__module__])
+    return fn
 
 
 def parse_config(items: list[str]) -> dict[str, Any]:

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
-from runyard.errors import InvalidArgument, NotFound, UserCodeError
+from runyard._internal.targets import load_target
+from runyard.errors import InvalidArgument
 from runyard.pipelines.pipeline import Pipeline
 
 __all__ = ["load_pipeline"]
@@ -32,46 +27,7 @@ def load_pipeline(target: str) -> Pipeline:
         Traceback (most recent call last):
         runyard.errors.NotFound: no pipeline file 'no_such_file.py'
     """
-    where, sep, name = target.rpartition(":")
-    if not sep or not where or not name:
-        raise InvalidArgument(f"name a pipeline as FILE.py:NAME or MODULE:NAME, got {target!r}")
-    module = _import_file(Path(where)) if where.endswith(".py") else _import_module(where)
-    obj = getattr(module, name, None)
-    if obj is None:
-        raise NotFound(f"{where} has no attribute {name!r}")
+    obj = load_target(target, "pipeline")
     if not isinstance(obj, Pipeline):
         raise InvalidArgument(f"{target} is a {type(obj).__name__}, not a @pipeline")
     return obj
-
-
-def _import_module(name: str) -> ModuleType:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as e:
-        raise NotFound(f"no module {name!r}") from e
-    except Exception as e:  # the user's module raised on import
-        raise UserCodeError(f"importing {name}", e) from e
-
-
-def _import_file(path: Path) -> ModuleType:
-    if not path.is_file():
-        raise NotFound(f"no pipeline file {str(path)!r}")
-    path = path.resolve()
-    folder = str(path.parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    existing = sys.modules.get(path.stem)
-    if existing is not None and Path(getattr(existing, "__file__", "") or "").resolve() == path:
-        return existing
-    name = path.stem if existing is None else f"{path.stem}_{abs(hash(str(path))):x}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise InvalidArgument(f"cannot import {str(path)!r} as Python")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as e:  # the user's file raised on import
-        del sys.modules[name]
-        raise UserCodeError(f"importing {path.name}", e) from e
-    return module

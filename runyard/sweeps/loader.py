@@ -9,16 +9,13 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from runyard.errors import InvalidArgument, MissingDependency, NotFound, UserCodeError
+from runyard._internal.targets import load_target
+from runyard.errors import InvalidArgument, MissingDependency, NotFound
 from runyard.sweeps.space import ParamType, space_from_dict
 
 __all__ = ["load_objective", "load_space"]
@@ -35,40 +32,10 @@ def load_objective(target: str) -> Callable[..., Any]:
         NotFound: the file, module or attribute does not exist.
         UserCodeError: importing the file raised.
     """
-    where, sep, name = target.rpartition(":")
-    if not sep or not where or not name:
-        raise InvalidArgument(f"name an objective as FILE.py:NAME or MODULE:NAME, got {target!r}")
-    module = _import_file(Path(where)) if where.endswith(".py") else _import_module(where)
-    obj = getattr(module, name, None)
-    if obj is None:
-        raise NotFound(f"{where} has no attribute {name!r}")
+    obj = load_target(target, "objective")
     if not callable(obj):
         raise InvalidArgument(f"{target} is a {type(obj).__name__}, not a function")
-    return obj  # type: ignore[no-any-return]
-
-
-def _import_module(name: str) -> ModuleType:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as e:
-        raise NotFound(f"no module {name!r}") from e
-    except Exception as e:  # the user's module raised on import
-        raise UserCodeError(f"importing {name}", e) from e
-
-
-def _import_file(path: Path) -> ModuleType:
-    if not path.is_file():
-        raise NotFound(f"no objective file {str(path)!r}")
-    path = path.resolve()
-    folder = str(path.parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    try:
-        return importlib.import_module(path.stem)
-    except ModuleNotFoundError as e:
-        raise NotFound(f"cannot import {str(path)!r}: {e}") from e
-    except Exception as e:  # the user's file raised on import
-        raise UserCodeError(f"importing {path.name}", e) from e
+    return obj
 
 
 def load_space(path: str | Path) -> dict[str, ParamType]:

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from runyard.cli.train import parse_config, register
 from runyard.entities import RunStatus
-from runyard.errors import InvalidArgument, UserCodeError
+from runyard.errors import InvalidArgument, NotFound, UserCodeError
 from runyard.tracking.client import Client
 
 SCRIPT = """
@@ -71,7 +71,7 @@ def test_user_error_from_the_cli_is_a_user_code_error(tmp_path: Path) -> None:
 def test_bad_targets_and_config_are_refused_with_a_clear_message(tmp_path: Path) -> None:
     runner = CliRunner()
     missing = runner.invoke(cli(), ["train", f"{tmp_path}/nope.py:train_loop"])
-    assert isinstance(missing.exception, InvalidArgument) and "no such file" in str(
+    assert isinstance(missing.exception, NotFound) and "no training function file" in str(
         missing.exception
     )
     no_colon = runner.invoke(cli(), ["train", "train_loop"])
