@@ -7,7 +7,8 @@ defaults never touch the working tree and tests never see each other's runs.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,3 +25,46 @@ def runyard_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.delenv("RUNYARD_TRACKING_URI", raising=False)
     monkeypatch.delenv("RUNYARD_ARTIFACT_URI", raising=False)
     yield home
+
+
+PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+
+
+@pytest.fixture(scope="session")
+def pg_database_factory() -> Iterator[Callable[[], str]]:
+    """Creates fresh PostgreSQL databases (``runyard_test_<random>``); drops them at the end.
+
+    Each test session works in databases of its own, so parallel runs never collide. When
+    the server on 127.0.0.1:5432 is unreachable, PostgreSQL tests fail if ``$CI`` is set
+    and skip otherwise.
+    """
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(f"{PG_SERVER}/test", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as e:
+        admin.dispose()
+        reason = f"PostgreSQL at 127.0.0.1:5432 is unreachable: {e.orig}"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason + " (set CI=1 to make this a failure)")
+    created: list[str] = []
+
+    def create() -> str:
+        name = f"runyard_test_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+    yield create
+    from runyard.tracking.store.sql import engine as engines
+
+    for engine in list(engines._engines.values()):
+        engine.dispose()
+    with admin.connect() as conn:
+        for name in created:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
