@@ -320,16 +320,29 @@ def populate(servers: Servers, runs: int) -> dict[str, str]:
     return {"runyard": ry_exp, "mlflow": ml_exp}
 
 
-def time_search(url: str, exp: str, repeats: int = 7) -> float:
+MLFLOW_SEARCH_TIMEOUT_S = 180.0
+
+
+def time_search(url: str, exp: str, repeats: int = 7, timeout_s: float = 300) -> float | None:
+    """Median ms of the search over up to ``repeats`` requests; None on a timeout.
+
+    The first request is timed too (no hidden warm-up); when it takes more than
+    ``timeout_s / repeats`` it is the only one made.
+    """
     body = {"experiment_ids": [exp], "order_by": ["metrics.acc DESC"], "max_results": 100}
-    times = []
-    with httpx.Client(base_url=url, timeout=300) as c:
+    times: list[float] = []
+    with httpx.Client(base_url=url, timeout=timeout_s) as c:
         for _ in range(repeats):
             t = time.perf_counter()
-            r = c.post("/api/2.0/mlflow/runs/search", json=body)
+            try:
+                r = c.post("/api/2.0/mlflow/runs/search", json=body)
+            except httpx.TimeoutException:
+                return None
             r.raise_for_status()
             times.append(time.perf_counter() - t)
             assert len(r.json()["runs"]) == 100
+            if times[0] > timeout_s / repeats:
+                break
     return statistics.median(times) * 1000
 
 
@@ -465,13 +478,22 @@ def main() -> None:
             stop({"runyard": servers.pop("runyard")})
             servers["runyard"] = start_runyard(root / "w1-read", 1)
         exps = populate(servers, sizes["runs"])
-        s_ml = time_search(servers["mlflow"][1], exps["mlflow"])
         s_ry = time_search(servers["runyard"][1], exps["runyard"])
-        results["search"] = {"runs": sizes["runs"], "mlflow_ms": s_ml, "runyard_ms": s_ry}
+        s_ml = time_search(servers["mlflow"][1], exps["mlflow"], timeout_s=MLFLOW_SEARCH_TIMEOUT_S)
+        results["search"] = {
+            "runs": sizes["runs"],
+            "mlflow_ms": s_ml,  # None: no answer within mlflow_timeout_s
+            "runyard_ms": s_ry,
+            "mlflow_timeout_s": MLFLOW_SEARCH_TIMEOUT_S,
+        }
+        assert s_ry is not None
+        limit_ms = MLFLOW_SEARCH_TIMEOUT_S * 1000
+        ml_cell = f"{s_ml:,.0f}" if s_ml is not None else f"> {limit_ms:,.0f} (timed out)"
+        speedup = f"{s_ml / s_ry:,.1f}" if s_ml is not None else f"> {limit_ms / s_ry:,.0f}"
         print_table(
-            f"search_runs order by metric over {sizes['runs']} runs (ms, median of 7)",
+            f"search_runs order by metric over {sizes['runs']} runs (ms, median of up to 7)",
             ["mlflow server", "runyard", "speed-up", "goal"],
-            [[s_ml, s_ry, s_ml / s_ry, "<=150 ms"]],
+            [[ml_cell, s_ry, speedup, "<=150 ms"]],
         )
         h = history(servers, sizes["hist_runs"], sizes["hist_steps"])
         results["history"] = {**h, "runs": sizes["hist_runs"], "steps": sizes["hist_steps"]}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -34,6 +35,7 @@ T = TypeVar("T")
 
 RAY_ADDRESS_ENV = "RUNYARD_RAY_ADDRESS"
 RAY_NODE_IP_ENV = "RUNYARD_RAY_NODE_IP"
+_NODE_TABLE_TTL_S = 2.0
 
 
 def _import_ray() -> Any:
@@ -96,6 +98,8 @@ class RayExecutor(Executor):
         self._remote = ray.remote(_call)
         self._lock = threading.Lock()
         self._closed = False
+        self._nodes: list[dict[str, float]] | None = None
+        self._nodes_read = 0.0
 
     # -- capabilities ---------------------------------------------------------------------
 
@@ -179,14 +183,24 @@ class RayExecutor(Executor):
             self._check_schedulable(res)
         return options
 
+    def _live_nodes(self, refresh: bool) -> list[dict[str, float]]:
+        # Reading the node table costs about a millisecond; a fan-out of thousands of tasks
+        # reuses a recent copy, and a request it cannot place is rechecked on a fresh one.
+        now = time.monotonic()
+        if refresh or self._nodes is None or now - self._nodes_read > _NODE_TABLE_TTL_S:
+            self._nodes = [n.get("Resources", {}) for n in self._ray.nodes() if n.get("Alive")]
+            self._nodes_read = now
+        return self._nodes
+
     def _check_schedulable(self, res: Resources) -> None:
         wanted = {"CPU": res.cpus, "GPU": res.gpus, **res.custom}
         if res.memory is not None:
             wanted["memory"] = float(res.memory)
         wanted = {k: v for k, v in wanted.items() if v > 0}
-        nodes = [n.get("Resources", {}) for n in self._ray.nodes() if n.get("Alive")]
-        if any(all(node.get(k, 0.0) >= v for k, v in wanted.items()) for node in nodes):
-            return
+        for refresh in (False, True):
+            nodes = self._live_nodes(refresh)
+            if any(all(node.get(k, 0.0) >= v for k, v in wanted.items()) for node in nodes):
+                return
         largest = {k: max((n.get(k, 0.0) for n in nodes), default=0.0) for k in wanted}
         short = ", ".join(f"{k}={v:g} (largest node has {largest[k]:g})" for k, v in wanted.items())
         raise InvalidArgument(

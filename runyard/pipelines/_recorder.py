@@ -148,6 +148,27 @@ class Recorder:
         )
         return run.run_id
 
+    def start_steps(self, calls: Sequence[tuple[str, Mapping[str, str]]]) -> list[str]:
+        """Create RUNNING child runs for several step calls in one store call."""
+        if len(calls) == 1:
+            return [self.start_step(*calls[0])]
+        now = _now_ms()
+        return self.store.create_runs(
+            [
+                NewRun(
+                    self.experiment_id,
+                    name=name,
+                    start_time=now,
+                    tags={
+                        k: _clip(v)
+                        for k, v in {TAG.KIND: "step", TAG.PIPELINE: self.pipeline, **tags}.items()
+                    },
+                    parent_run_id=self.run_id,
+                )
+                for name, tags in calls
+            ]
+        )
+
     def add_finished_step(
         self, name: str, tags: Mapping[str, str], params: Mapping[str, str]
     ) -> PendingRun:

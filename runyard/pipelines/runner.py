@@ -257,8 +257,14 @@ class _Runner:
         self._total += len(calls)
         if not calls:
             self._node_done(node)
-        for call in calls:
-            self._start_call(call)
+        to_run = [launch for call in calls if (launch := self._start_call(call)) is not None]
+        if not to_run:
+            return
+        # The runs of a fan-out's calls are created in one transaction, then submitted.
+        run_ids = self.rec.start_steps([(a.call.label, tags) for a, tags in to_run])
+        for (attempt, _), run_id in zip(to_run, run_ids, strict=True):
+            attempt.run_id = run_id
+            self._submit(attempt)
 
     # -- one call ---------------------------------------------------------------------------
 
@@ -268,16 +274,17 @@ class _Runner:
             tags[TAG.MAP_INDEX] = str(call.index)
         return tags
 
-    def _start_call(self, call: Call) -> None:
+    def _start_call(self, call: Call) -> tuple[Attempt, dict[str, str]] | None:
+        """Answer ``call`` from a prior run or the cache, or return what to launch for it."""
         prior = self.prior.get((call.node.node_id, call.index))
         if prior is not None and self._reuse(call, prior):
-            return
+            return None
         components, reason = (
             key_components(call) if self.use_cache else (None, self.no_cache_reason)
         )
         key = cache_key(components) if components is not None else None
         if key is not None and self._answer_from_cache(call, key, components):
-            return
+            return None
         tags = self._slot_tags(call)
         if key is not None and components is not None:
             tags.update(
@@ -285,8 +292,7 @@ class _Runner:
             )
         else:
             tags.update({TAG.CACHE: CacheUse.OFF, TAG.CACHE_REASON: reason or "not cached"})
-        run_id = self.rec.start_step(call.label, tags)
-        self._submit(Attempt(call, run_id, 1, key, components, reason))
+        return Attempt(call, "", 1, key, components, reason), tags
 
     def _submit(self, attempt: Attempt) -> None:
         step = attempt.call.node.step
