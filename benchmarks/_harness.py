@@ -44,7 +44,10 @@ def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]
     print(f"\n{title}")
     for n, row in enumerate(cells):
         print(
-            "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
+            "  ".join(
+                c.rjust(w) if i else c.ljust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
         )
         if n == 0:
             print("  ".join("-" * w for w in widths))

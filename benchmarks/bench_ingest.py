@@ -83,7 +83,7 @@ def main() -> None:
                 ),
                 env={"MLFLOW_ENABLE_ASYNC_LOGGING": "false"},
             )
-    for name, side in out.items():
+    for side in out.values():
         side["points_per_s"] = side["points"] / side["seconds"]
     best_mlflow = max(out["mlflow (sync)"]["points_per_s"], out["mlflow (async)"]["points_per_s"])
     for name, side in out.items():
