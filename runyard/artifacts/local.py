@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from pathlib import Path
@@ -123,10 +124,15 @@ class LocalArtifactStore(ArtifactStore):
         """Every file at or under ``prefix``, sorted; see the base class."""
         base_path = check_prefix(prefix)
         base = self._root if base_path == "" else resolve_under(self._root, base_path)
-        if base.is_file():
-            return [ArtifactInfo(base_path, base.stat().st_size)]
-        if not base.is_dir():
-            return []
+        try:
+            if base.is_file():
+                return [ArtifactInfo(base_path, base.stat().st_size)]
+            if not base.is_dir():
+                return []
+        except OSError as e:
+            if e.errno == errno.ENAMETOOLONG:  # no stored file can have such a name
+                return []
+            raise StoreError(f"cannot list {prefix!r} in {self.uri}: {e}") from e
         found: list[ArtifactInfo] = []
         real_root = os.path.realpath(self._root)
         visited: set[str] = set()

@@ -110,3 +110,12 @@ def test_a_reader_keeps_the_version_it_opened(layout: tuple[LocalArtifactStore, 
         store.put_bytes(b"b" * 3_000_000, "model.bin")  # replaced mid-read
         assert head + stream.read() == b"a" * 3_000_000
     assert store.get_bytes("model.bin") == b"b" * 3_000_000
+
+
+def test_listing_a_prefix_with_an_over_long_name_finds_nothing(tmp_path: Path) -> None:
+    from runyard.artifacts.local import LocalArtifactStore
+
+    store = LocalArtifactStore(tmp_path / "root")
+    store.put_bytes(b"x", "a/b.txt")
+    assert store.list("a/" + "n" * 300) == []
+    assert [i.path for i in store.list("a")] == ["a/b.txt"]

@@ -21,6 +21,11 @@ def local_ray() -> Iterator[None]:
     import cloudpickle
 
     cloudpickle.register_pickle_by_value(digits_loops)
+    # The Ray tests' session cluster may hold this process's connection; step out of it
+    # for a local Ray with the fault hook in its runtime env, and step back in afterwards.
+    previous = ray.get_runtime_context().gcs_address if ray.is_initialized() else None
+    if previous is not None:
+        ray.shutdown()
     ray.init(
         address="local",
         num_cpus=2,
@@ -33,6 +38,14 @@ def local_ray() -> Iterator[None]:
     finally:
         ray.shutdown()
         cloudpickle.unregister_pickle_by_value(digits_loops)
+        if previous is not None:
+            ray.init(
+                address=previous,
+                _node_ip_address="127.0.0.2",
+                include_dashboard=False,
+                configure_logging=False,
+                log_to_driver=False,
+            )
 
 
 def test_a_ray_worker_killed_mid_epoch_restarts_with_identical_weights(
