@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,7 +16,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _ry_servers import (  # noqa: E402 - after the sys.path line above
-    PG_SERVER,
     InProcessServer,
     ServerProcess,
     free_port,
@@ -67,38 +65,9 @@ def spawn_server(
 
 
 @pytest.fixture(scope="session")
-def pg_database() -> Iterator[Callable[[], str]]:
-    """A callable making fresh PostgreSQL databases (all dropped at the end of the session)."""
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(f"{PG_SERVER.replace('postgresql', 'postgresql+psycopg')}/test",
-                             isolation_level="AUTOCOMMIT")  # fmt: skip
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except sa.exc.OperationalError as e:
-        admin.dispose()
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is unreachable: {e.orig}")
-        pytest.skip(f"PostgreSQL is unreachable: {e.orig}")
-    made: list[str] = []
-
-    def create() -> str:
-        name = f"runyard_server_{uuid.uuid4().hex[:12]}"
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        made.append(name)
-        return f"{PG_SERVER}/{name}"
-
-    yield create
-    from runyard.tracking.store.sql import engine as engines
-
-    for engine in list(engines._engines.values()):
-        engine.dispose()
-    with admin.connect() as conn:
-        for name in made:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+def pg_database(pg_database_factory: Callable[[], str]) -> Callable[[], str]:
+    """Fresh PostgreSQL databases: the shared factory in tests/conftest.py."""
+    return pg_database_factory
 
 
 @pytest.fixture(scope="module")
