@@ -131,7 +131,7 @@ def sweep(
         trials = min(trials, grid_size(space))
     pruner = make_pruner(scheduler)
 
-    from runyard.config import resolve_artifact_uri, resolve_tracking_uri
+    from runyard.config import resolve_tracking_uri
     from runyard.tracking.client import Client
 
     uri = resolve_tracking_uri(tracking_uri)
@@ -171,7 +171,7 @@ def sweep(
         trial_timeout=trial_timeout,
         max_failures=max_consecutive_failures,
         tracking_uri=uri,
-        artifact_uri=resolve_artifact_uri(artifact_uri),
+        artifact_uri=client.artifact_uri,  # the Client knows the server-proxy default
         on_progress=on_progress,
     )
     try:

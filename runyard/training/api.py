@@ -94,7 +94,7 @@ def train(
     module = getattr(fn, "__module__", None)
     launcher.prepare(workers, [module] if module and module != "__main__" else [])
 
-    from runyard.config import resolve_artifact_uri, resolve_tracking_uri
+    from runyard.config import resolve_tracking_uri
     from runyard.tracking.client import Client, start_run
 
     client = Client(tracking_uri, artifact_uri)
@@ -113,7 +113,7 @@ def train(
             "runyard.train.gpus_per_worker": gpus_per_worker,
         },
         tracking_uri=resolved_tracking,
-        artifact_uri=resolve_artifact_uri(resolved_artifacts),
+        artifact_uri=resolved_artifacts,
     )
     supervisor = Supervisor(
         fn,

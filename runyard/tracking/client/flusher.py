@@ -74,12 +74,15 @@ class MetricFlusher:
         if not self._synchronous:
             self._wake.set()
             with self._idle:
-                while self._buffer or self._in_flight:
-                    if self._thread is None or not self._thread.is_alive():
-                        break
+                while (self._buffer or self._in_flight) and self._thread_alive():
                     self._wake.set()
                     self._idle.wait(timeout=0.1)
+            if self._buffer and not self._thread_alive():
+                self._drain()  # no writer thread left: write what is queued from here
         self._raise_pending()
+
+    def _thread_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def close(self) -> None:
         """Flush and stop the background thread."""
