@@ -1,11 +1,15 @@
 """Serving benchmark: runyard vs ``mlflow models serve`` vs BentoML on one ONNX digits MLP.
 
 All servers run on this machine on loopback, serving the same ONNX file exported from one
-PyTorch MLP trained on scikit-learn's digits. An open-loop load generator (aiohttp) sends
-single-row requests at fixed rates; latency is measured from each request's *scheduled*
-send time, so a server that falls behind is charged for the queue it builds (no coordinated
-omission). Reported: p50/p99 per rate, the highest rate each server holds with p99 <= 50 ms,
-and runyard's throughput with dynamic batching vs without at concurrency 32.
+PyTorch MLP trained on scikit-learn's digits. The load generator runs in a separate process
+(this file with ``--loadgen``; bare asyncio HTTP/1.1 keep-alive connections). Open loop: it
+sends single-row requests at fixed rates, every server up at once and the rates interleaved
+across them; latency is measured from each request's *scheduled* send time, so a server
+that falls behind is charged for the queue it builds (no coordinated omission). Reported:
+p50/p99 per rate, the highest rate each server holds with p99 <= 50 ms, and runyard's
+throughput with dynamic batching vs without (same server code, ``--max-batch-size 64`` vs
+``1``, both up, alternated in rounds) in a closed loop at concurrency 32, with the server's
+CPU time per request.
 
     python benchmarks/bench_serving.py --quick
 
@@ -263,104 +267,275 @@ def start_bentoml(model_dir: Path, folder: Path) -> Server | None:
 
 
 # -- load -----------------------------------------------------------------------------------
+#
+# The load generator runs in its own process (``--loadgen``) so that it never shares an event
+# loop or a GIL with the benchmark's bookkeeping, and it speaks HTTP/1.1 keep-alive through
+# bare asyncio protocols: a request costs the client a few microseconds of Python, so on two
+# cores the client takes as little CPU from the servers as it can.
 
 
-async def _open_loop(
-    server: Server, rows: list[list[float]], rate: float, seconds: float
-) -> dict[str, Any]:
-    import aiohttp
+class _Conn(asyncio.Protocol):
+    """One keep-alive connection: send a request, parse one response, report it."""
 
-    n = int(rate * seconds)
-    bodies = [server.body(rows[i % len(rows)]) for i in range(n)]
-    url = f"http://127.0.0.1:{server.port}{server.url}"
-    latencies: list[float] = []
-    errors = 0
-    conn = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(30)) as s:
+    def __init__(self, done: Callable[[_Conn, int], None]) -> None:
+        self.done = done
+        self.buf = b""
+        self.need = -1
+        self.status = 0
+        self.transport: asyncio.Transport | None = None
+        self.lost = asyncio.get_running_loop().create_future()
 
-        async def one(i: int, scheduled: float) -> None:
-            nonlocal errors
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            try:
-                async with s.post(
-                    url, data=bodies[i], headers={"content-type": "application/json"}
-                ) as r:
-                    await r.read()
-                    if r.status != 200:
-                        errors += 1
-                        return
-            except (TimeoutError, aiohttp.ClientError):
-                errors += 1
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+    def send(self, request: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(request)
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while True:
+            if self.need < 0:
+                end = self.buf.find(b"\r\n\r\n")
+                if end < 0:
+                    return
+                head = self.buf[:end].lower() + b"\r\n"
+                self.status = int(head[9:12])
+                at = head.find(b"content-length:")
+                # no Content-Length: a chunked body, read up to its last (empty) chunk
+                self.need = int(head[at + 15 : head.find(b"\r\n", at)]) if at >= 0 else -2
+                self.buf = self.buf[end + 4 :]
+            if self.need == -2:
+                last = self.buf.find(b"0\r\n\r\n")
+                if last < 0:
+                    return
+                self.buf = self.buf[last + 5 :]
+            elif len(self.buf) < self.need:
                 return
-            latencies.append((time.perf_counter() - scheduled) * 1000)
+            else:
+                self.buf = self.buf[self.need :]
+            self.need = -1
+            self.done(self, self.status)
 
-        start = time.perf_counter() + 0.2
-        await asyncio.gather(*(one(i, start + i / rate) for i in range(n)))
-    lat = np.array(latencies) if latencies else np.array([np.inf])
+
+def _requests(port: int, url: str, bodies: list[bytes]) -> list[bytes]:
+    return [
+        f"POST {url} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(b)}\r\n\r\n".encode()
+        + b
+        for b in bodies
+    ]
+
+
+async def _closed_loop_client(
+    port: int, requests: list[bytes], concurrency: int, seconds: float
+) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    lat: list[float] = []
+    errors = 0
+    sent: dict[_Conn, float] = {}
+    counter = 0
+    end = 0.0
+    finished = loop.create_future()
+    open_conns = concurrency
+
+    def fire(conn: _Conn) -> None:
+        nonlocal counter
+        counter += 1
+        sent[conn] = time.perf_counter()
+        conn.send(requests[counter % len(requests)])
+
+    def done(conn: _Conn, status: int) -> None:
+        nonlocal errors, open_conns
+        now = time.perf_counter()
+        if status == 200:
+            lat.append(now - sent[conn])
+        else:
+            errors += 1
+        if now < end:
+            fire(conn)
+        else:
+            open_conns -= 1
+            if open_conns == 0 and not finished.done():
+                finished.set_result(None)
+
+    conns = []
+    for _ in range(concurrency):
+        _, proto = await loop.create_connection(lambda: _Conn(done), "127.0.0.1", port)
+        conns.append(proto)
+    start = time.perf_counter()
+    end = start + seconds
+    for c in conns:
+        fire(c)
+    await finished
+    took = time.perf_counter() - start
+    for c in conns:
+        assert c.transport is not None
+        c.transport.close()
+    arr = np.array(lat) * 1000 if lat else np.array([np.inf])
+    return {
+        "concurrency": concurrency,
+        "rps": len(lat) / took,
+        "errors": errors,
+        "p50_ms": float(np.percentile(arr, 50)),
+        "p99_ms": float(np.percentile(arr, 99)),
+    }
+
+
+async def _open_loop_client(
+    port: int, requests: list[bytes], rate: float, seconds: float
+) -> dict[str, Any]:
+    """Requests at fixed times; latency counted from each request's *scheduled* time."""
+    loop = asyncio.get_running_loop()
+    n = int(rate * seconds)
+    lat: list[float] = []
+    errors = 0
+    idle: list[_Conn] = []
+    scheduled: dict[_Conn, float] = {}
+    left = n
+    finished = loop.create_future()
+    if n == 0:
+        finished.set_result(None)
+
+    def done(conn: _Conn, status: int) -> None:
+        nonlocal errors, left
+        if status == 200:
+            lat.append(time.perf_counter() - scheduled.pop(conn))
+        else:
+            scheduled.pop(conn)
+            errors += 1
+        idle.append(conn)
+        left -= 1
+        if left == 0 and not finished.done():
+            finished.set_result(None)
+
+    def fail(_: Any) -> None:
+        nonlocal errors, left
+        errors += 1
+        left -= 1
+        if left == 0 and not finished.done():
+            finished.set_result(None)
+
+    async def connect_and_send(i: int, at: float) -> None:
+        try:
+            _, conn = await loop.create_connection(lambda: _Conn(done), "127.0.0.1", port)
+        except OSError as e:
+            fail(e)
+            return
+        scheduled[conn] = at
+        conn.send(requests[i % len(requests)])
+
+    def fire(i: int, at: float) -> None:
+        if not idle:  # every pooled connection is busy: open one more
+            pending.append(loop.create_task(connect_and_send(i, at)))
+            return
+        conn = idle.pop()
+        scheduled[conn] = at
+        conn.send(requests[i % len(requests)])
+
+    pending: list[asyncio.Task[None]] = []
+    for _ in range(min(64, n)):  # a warm pool, so the first requests pay no TCP handshake
+        _, c = await loop.create_connection(lambda: _Conn(done), "127.0.0.1", port)
+        idle.append(c)
+    # every send is a timer callback at its scheduled time: no task per request
+    start_loop = loop.time() + 0.05
+    start = time.perf_counter() + (start_loop - loop.time())
+    for i in range(n):
+        loop.call_at(start_loop + i / rate, fire, i, start + i / rate)
+    try:
+        await asyncio.wait_for(finished, timeout=30)
+    except TimeoutError:
+        errors += left
+    for c in [*idle, *scheduled]:
+        assert c.transport is not None
+        c.transport.close()
+    arr = np.array(lat) * 1000 if lat else np.array([np.inf])
     return {
         "rate": rate,
         "requests": n,
         "errors": errors,
-        "p50_ms": float(np.percentile(lat, 50)),
-        "p99_ms": float(np.percentile(lat, 99)),
-        "achieved_rps": len(latencies) / seconds,
+        "p50_ms": float(np.percentile(arr, 50)),
+        "p99_ms": float(np.percentile(arr, 99)),
+        "achieved_rps": len(lat) / seconds,
     }
 
 
-async def _closed_loop(
-    server: Server, rows: list[list[float]], concurrency: int, seconds: float
-) -> dict[str, Any]:
-    import aiohttp
+def _loadgen_main(spec: dict[str, Any]) -> None:
+    """``--loadgen``: run one load in this (separate) process and print its JSON result."""
+    bodies = [bytes.fromhex(b) for b in spec["bodies"]]
+    requests = _requests(spec["port"], spec["url"], bodies)
+    if spec["mode"] == "closed":
+        coro = _closed_loop_client(spec["port"], requests, spec["concurrency"], spec["seconds"])
+    else:
+        coro = _open_loop_client(spec["port"], requests, spec["rate"], spec["seconds"])
+    print(json.dumps(asyncio.run(coro)))  # noqa: T201
 
-    url = f"http://127.0.0.1:{server.port}{server.url}"
-    bodies = [server.body(r) for r in rows[:256]]
-    done, errors = 0, 0
-    lat: list[float] = []
-    end = time.perf_counter() + seconds
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
 
-        async def worker(k: int) -> None:
-            nonlocal done, errors
-            i = k
-            while time.perf_counter() < end:
-                t0 = time.perf_counter()
-                async with s.post(
-                    url, data=bodies[i % len(bodies)], headers={"content-type": "application/json"}
-                ) as r:
-                    await r.read()
-                    if r.status == 200:
-                        done += 1
-                        lat.append((time.perf_counter() - t0) * 1000)
-                    else:
-                        errors += 1
-                i += concurrency
-
-        await asyncio.gather(*(worker(k) for k in range(concurrency)))
-    return {
-        "concurrency": concurrency,
-        "rps": done / seconds,
-        "errors": errors,
-        "p50_ms": float(np.percentile(lat, 50)),
-        "p99_ms": float(np.percentile(lat, 99)),
+def _load(server: Server, rows: list[list[float]], **spec: Any) -> dict[str, Any]:
+    """Run the load generator in a child process against ``server``."""
+    spec = {
+        **spec,
+        "port": server.port,
+        "url": server.url,
+        "bodies": [server.body(r).hex() for r in rows[:256]],
     }
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(spec, f)
+    try:
+        out = subprocess.run(
+            [sys.executable, __file__, "--loadgen", f.name],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=spec["seconds"] + 120,
+        )
+    finally:
+        os.unlink(f.name)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _server_cpu(server: Server) -> float:
+    """CPU seconds used so far by the server process and its children."""
+    import psutil
+
+    proc = psutil.Process(server.proc.pid)
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system
+    return total
 
 
 def _sweep(
-    server: Server, rows: list[list[float]], rates: list[float], seconds: float
-) -> list[dict[str, Any]]:
-    out = []
-    asyncio.run(_open_loop(server, rows, 50, 1.0))  # warm-up
+    servers: list[Server], rows: list[list[float]], rates: list[float], seconds: float
+) -> dict[str, list[dict[str, Any]]]:
+    """Every rate on every server in turn, all servers up at once.
+
+    Interleaving (rate 1 on each server, then rate 2 on each ...) exposes every server to
+    the same stretches of background load on a shared machine, rather than giving one
+    server a quiet minute and the next a busy one.
+    """
+    out: dict[str, list[dict[str, Any]]] = {s.name: [] for s in servers}
+    live = list(servers)
+    for server in live:
+        _load(server, rows, mode="open", rate=50, seconds=1.0)  # warm-up
     for rate in rates:
-        res = asyncio.run(_open_loop(server, rows, rate, seconds))
-        out.append(res)
-        print(
-            f"  {server.name:18s} {rate:7.0f}/s  p50 {res['p50_ms']:8.2f} ms  "  # noqa: T201
-            f"p99 {res['p99_ms']:8.2f} ms  errors {res['errors']}"
-        )
-        if res["p99_ms"] > 10 * P99_BUDGET_MS:
-            break  # far past saturation; higher rates only queue more
+        for server in list(live):
+            res = _load(server, rows, mode="open", rate=rate, seconds=seconds)
+            out[server.name].append(res)
+            print(
+                f"  {server.name:18s} {rate:7.0f}/s  p50 {res['p50_ms']:8.2f} ms  "  # noqa: T201
+                f"p99 {res['p99_ms']:8.2f} ms  errors {res['errors']}"
+            )
+            if res["p99_ms"] > 10 * P99_BUDGET_MS:
+                live.remove(server)  # far past saturation; higher rates only queue more
     return out
 
 
@@ -370,6 +545,9 @@ def _held(points: list[dict[str, Any]]) -> float:
 
 
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--loadgen":
+        _loadgen_main(json.loads(Path(sys.argv[2]).read_text()))
+        return
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="short runs, fewer rates")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "serving.json"))
@@ -395,29 +573,63 @@ def main() -> None:
             ("mlflow", lambda: start_mlflow(model_dir, folder)),
             ("bentoml", lambda: start_bentoml(model_dir, folder)),
         ]
-        for name, start in starters:
-            print(f"open-loop sweep: {name}")  # noqa: T201
-            try:
-                server = start()
-            except RuntimeError as e:
-                results["servers"][name] = {"skipped": str(e)[-500:]}
-                continue
-            if server is None:
-                results["servers"][name] = {"skipped": "not installed"}
-                continue
-            try:
-                points = _sweep(server, rows, rates, seconds)
+        started: list[Server] = []
+        try:
+            for name, start in starters:
+                try:
+                    server = start()
+                except RuntimeError as e:
+                    results["servers"][name] = {"skipped": str(e)[-500:]}
+                    continue
+                if server is None:
+                    results["servers"][name] = {"skipped": "not installed"}
+                    continue
+                started.append(server)
+            print(f"open-loop sweep, interleaved: {[s.name for s in started]}")  # noqa: T201
+            for name, points in _sweep(started, rows, rates, seconds).items():
                 results["servers"][name] = {"points": points, "max_rate_p99_le_50ms": _held(points)}
-            finally:
+        finally:
+            for server in started:
                 server.stop()
         print("closed loop, concurrency 32: runyard batched vs unbatched")  # noqa: T201
-        throughput = {}
-        for batch in (64, 1):
-            server = start_runyard(model_dir, folder / "home", batch)
-            try:
-                asyncio.run(_closed_loop(server, rows, 32, 1.0))
-                throughput[server.name] = asyncio.run(_closed_loop(server, rows, 32, cl_seconds))
-            finally:
+        # both servers up at once; alternate them in rounds so both see the same background
+        pair = [start_runyard(model_dir, folder / "home", b) for b in (64, 1)]
+        throughput: dict[str, Any] = {}
+        rounds = 3
+        try:
+            for server in pair:
+                _load(server, rows, mode="closed", concurrency=32, seconds=1.0)  # warm-up
+            runs: dict[str, list[dict[str, Any]]] = {s.name: [] for s in pair}
+            for _ in range(rounds):
+                for server in pair:
+                    cpu = _server_cpu(server)
+                    res = _load(
+                        server, rows, mode="closed", concurrency=32, seconds=cl_seconds / rounds
+                    )
+                    served = res["rps"] * cl_seconds / rounds
+                    res["server_cpu_us_per_request"] = (_server_cpu(server) - cpu) / served * 1e6
+                    runs[server.name].append(res)
+            for name, rs in runs.items():
+                res = {
+                    "concurrency": 32,
+                    "rounds": rs,
+                    "rps": float(np.mean([r["rps"] for r in rs])),
+                    "p50_ms": float(np.median([r["p50_ms"] for r in rs])),
+                    "p99_ms": float(np.median([r["p99_ms"] for r in rs])),
+                    "errors": sum(r["errors"] for r in rs),
+                    "server_cpu_us_per_request": float(
+                        np.mean([r["server_cpu_us_per_request"] for r in rs])
+                    ),
+                }
+                throughput[name] = res
+                print(  # noqa: T201
+                    f"  {name:18s} {res['rps']:8.0f} req/s  p50 {res['p50_ms']:.2f} ms  "
+                    f"p99 {res['p99_ms']:.2f} ms  server CPU "
+                    f"{res['server_cpu_us_per_request']:.0f} us/request  "
+                    f"(rounds: {', '.join(str(round(r['rps'])) for r in rs)})"
+                )
+        finally:
+            for server in pair:
                 server.stop()
         results["concurrency32"] = throughput
     _report(results)
@@ -454,9 +666,13 @@ def _report(results: dict[str, Any]) -> None:
     c32 = results["concurrency32"]
     b, u = c32["runyard"]["rps"], c32["runyard-unbatched"]["rps"]
     results["batching_speedup"] = b / u if u else None
+    cb = c32["runyard"]["server_cpu_us_per_request"]
+    cu = c32["runyard-unbatched"]["server_cpu_us_per_request"]
+    results["batching_server_cpu_ratio"] = cu / cb if cb else None
     print(
         f"\nconcurrency 32: batched {b:.0f} req/s, unbatched {u:.0f} req/s, "  # noqa: T201
-        f"ratio {b / u:.2f}x (goal >= 2x)"
+        f"ratio {b / u:.2f}x (goal >= 2x); server CPU per request "
+        f"{cb:.0f} vs {cu:.0f} us ({cu / cb:.2f}x less with batching)"
     )
 
 

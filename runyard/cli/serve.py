@@ -29,7 +29,8 @@ def serve_command(
         float,
         typer.Option(
             "--max-queue-delay-ms",
-            help="Longest wait for a batch to fill (0: greedy, batch what queued meanwhile).",
+            help="Longest wait for a batch to fill, only while requests arrive closer together "
+            "than this (0: greedy, batch what queued meanwhile).",
         ),
     ] = 0.0,
     max_request_mb: Annotated[

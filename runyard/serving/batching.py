@@ -1,13 +1,24 @@
 """Dynamic batching: requests for one model are merged into batches on one worker thread.
 
-A request waits at most ``max_queue_delay`` for others to join it; a batch holds at most
-``max_batch_size`` rows (a larger request runs alone). Requests join a batch only when
-their non-batch dimensions and datatypes agree. A failing batch fails only its requests.
-``max_batch_size=1`` runs every request on its own (no batching).
+A batch holds at most ``max_batch_size`` rows (a larger request runs alone); requests join a
+batch only when their non-batch dimensions and datatypes agree. A failing batch fails only
+its requests. ``max_batch_size=1`` runs every request on its own (no batching).
+
+The delay is adaptive: a request waits up to ``max_queue_delay`` for others only while they
+arrive closer together than that delay (an average of recent gaps), so an idle or lightly
+loaded server adds no queueing to any request. With a delay of 0 the batcher is greedy: a
+batch is whatever queued while the previous one ran.
+
+Requests from an asyncio event loop (:meth:`DynamicBatcher.submit_async`) are answered with
+one ``call_soon_threadsafe`` per batch, not one wake-up of the loop per request. A batcher
+made ``inline`` (a model that predicts a whole batch in microseconds) runs its batches on the
+event loop instead: requests parsed in one turn of the loop are collected in a list and run
+as one batch by a single callback at the end of that turn, with no thread hand-off at all.
 """
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 import time
@@ -40,6 +51,9 @@ class BatchConfig:
         max_batch_size: the most rows in one batch (1 disables batching).
         max_queue_delay: seconds a request may wait for others to join its batch (0:
             greedy — run at once with whatever queued while the previous batch ran).
+        inline_below: a model whose warm-up batch of ``max_batch_size`` rows predicts in
+            less than this many seconds runs on the event loop itself (no thread hand-off
+            per batch); slower models run on the batcher's worker thread. 0: never inline.
 
     Example:
         >>> BatchConfig(max_batch_size=64, max_queue_delay=0.002).enabled
@@ -48,6 +62,7 @@ class BatchConfig:
 
     max_batch_size: int = 64
     max_queue_delay: float = 0.0
+    inline_below: float = 0.002
 
     @property
     def enabled(self) -> bool:
@@ -60,8 +75,20 @@ class _Item:
     inputs: Arrays
     rows: int
     key: tuple[Any, ...]
-    future: Future[Arrays]
+    future: Future[Arrays] | asyncio.Future[Arrays]
     enqueued: float
+    loop: asyncio.AbstractEventLoop | None = None
+
+
+def _deliver(answers: list[tuple[asyncio.Future[Arrays], Arrays | BaseException]]) -> None:
+    """Runs on the event loop: settle the futures of one batch."""
+    for fut, answer in answers:
+        if fut.done():  # the request was cancelled (client gone)
+            continue
+        if isinstance(answer, BaseException):
+            fut.set_exception(answer)
+        else:
+            fut.set_result(answer)
 
 
 def _key(inputs: Arrays) -> tuple[Any, ...]:
@@ -84,8 +111,16 @@ class DynamicBatcher:
         config: BatchConfig,
         observe: Observer | None = None,
         name: str = "model",
+        inline: bool = False,
     ) -> None:
         self._predict = predict
+        self._inline = inline
+        self._model_lock = threading.Lock()  # a model sees one call at a time
+        self._waiting: list[_Item] = []  # inline mode: requests of this turn of the loop
+        self._waiting_rows = 0
+        self._flush: asyncio.Handle | None = None
+        self._inline_last = 0.0
+        self._inline_gap = float("inf")
         self._config = config
         self._observe = observe
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
@@ -94,24 +129,82 @@ class DynamicBatcher:
         self._pending = 0
         self._idle = threading.Condition(self._lock)
         self._carry: _Item | None = None
+        self._last_arrival = 0.0
+        self._gap = float("inf")  # average seconds between arrivals, as the worker sees them
         self._thread = threading.Thread(target=self._loop, name=f"batcher-{name}", daemon=True)
         self._thread.start()
+
+    @property
+    def inline(self) -> bool:
+        """True when async requests run on the event loop rather than the worker thread."""
+        return self._inline
 
     @property
     def pending(self) -> int:
         """Requests submitted and not yet answered."""
         return self._pending
 
-    def submit(self, inputs: Arrays) -> Future[Arrays]:
-        """Queue one request (its arrays share the first dimension). Raises BatcherClosed."""
-        fut: Future[Arrays] = Future()
+    def _enqueue(self, inputs: Arrays, fut: Any, loop: asyncio.AbstractEventLoop | None) -> None:
         rows = next(iter(inputs.values())).shape[0] if inputs else 0
         with self._lock:
             if self._closed:
                 raise BatcherClosed("this model version is no longer served")
             self._pending += 1
-        self._queue.put(_Item(inputs, rows, _key(inputs), fut, time.perf_counter()))
+        self._queue.put(_Item(inputs, rows, _key(inputs), fut, time.perf_counter(), loop))
+
+    def submit(self, inputs: Arrays) -> Future[Arrays]:
+        """Queue one request (its arrays share the first dimension). Raises BatcherClosed."""
+        fut: Future[Arrays] = Future()
+        self._enqueue(inputs, fut, None)
         return fut
+
+    def submit_async(self, inputs: Arrays) -> asyncio.Future[Arrays]:
+        """Like :meth:`submit`, from a running event loop; await the returned future."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Arrays] = loop.create_future()
+        if not self._inline:
+            self._enqueue(inputs, fut, loop)
+            return fut
+        rows = next(iter(inputs.values())).shape[0] if inputs else 0
+        with self._lock:
+            if self._closed:
+                raise BatcherClosed("this model version is no longer served")
+            self._pending += 1
+        now = time.perf_counter()
+        self._waiting.append(_Item(inputs, rows, _key(inputs), fut, now, loop))
+        self._waiting_rows += rows
+        if self._inline_last:
+            gap = now - self._inline_last
+            g = self._inline_gap
+            self._inline_gap = gap if g == float("inf") else 0.8 * g + 0.2 * gap
+        self._inline_last = now
+        limit, delay = self._config.max_batch_size, self._config.max_queue_delay
+        full = self._waiting_rows >= limit
+        if self._flush is None:
+            if delay > 0 and not full and limit > 1 and self._inline_gap < delay:
+                self._flush = loop.call_later(delay, self._run_waiting)
+            else:
+                self._flush = loop.call_soon(self._run_waiting)
+        elif full and isinstance(self._flush, asyncio.TimerHandle):
+            self._flush.cancel()
+            self._flush = loop.call_soon(self._run_waiting)
+        return fut
+
+    def _run_waiting(self) -> None:
+        """Inline mode, on the event loop: run everything collected, in batches."""
+        self._flush = None
+        items, self._waiting, self._waiting_rows = self._waiting, [], 0
+        limit = self._config.max_batch_size
+        open_batches: dict[tuple[Any, ...], tuple[list[_Item], int]] = {}
+        for item in items:
+            batch, rows = open_batches.get(item.key, ([], 0))
+            if batch and (limit <= 1 or rows + item.rows > limit):
+                self._run(batch, on_loop=True)
+                batch, rows = [], 0
+            batch.append(item)
+            open_batches[item.key] = (batch, rows + item.rows)
+        for batch, _ in open_batches.values():
+            self._run(batch, on_loop=True)
 
     def close(self, drain: bool = True, timeout: float | None = None) -> None:
         """Stop taking requests; with ``drain``, answer the queued ones first."""
@@ -129,26 +222,32 @@ class DynamicBatcher:
             item, self._carry = self._carry, None
             return item
         try:
-            return (
+            got = (
                 self._queue.get(timeout=timeout)
                 if timeout is None or timeout > 0
-                else (self._queue.get_nowait())
+                else self._queue.get_nowait()
             )
         except queue.Empty:
             return None
+        if got is not None:
+            if self._last_arrival:
+                gap = got.enqueued - self._last_arrival
+                self._gap = gap if self._gap == float("inf") else 0.8 * self._gap + 0.2 * gap
+            self._last_arrival = got.enqueued
+        return got
 
     def _collect(self, first: _Item) -> list[_Item]:
         batch, rows = [first], first.rows
         limit = self._config.max_batch_size
         if limit <= 1 or rows >= limit:
             return batch
-        deadline = first.enqueued + self._config.max_queue_delay
+        delay = self._config.max_queue_delay
+        # adaptive: wait for company only while requests come closer together than the delay
+        deadline = first.enqueued + delay if delay > 0 and self._gap < delay else 0.0
         while rows < limit:
             item = self._next(max(0.0, deadline - time.perf_counter()))
             if item is None:
-                if time.perf_counter() >= deadline:
-                    break
-                continue
+                break
             if item.key != first.key or rows + item.rows > limit:
                 self._carry = item
                 break
@@ -168,27 +267,45 @@ class DynamicBatcher:
             if self._carry is None and self._closed and self._queue.empty() and self._pending == 0:
                 return
 
-    def _run(self, batch: list[_Item]) -> None:
-        waited = time.perf_counter() - batch[0].enqueued
+    def _answers(self, batch: list[_Item]) -> list[Arrays | BaseException]:
         try:
             if len(batch) == 1:
-                results = [self._predict(batch[0].inputs)]
-            else:
-                merged = {k: np.concatenate([i.inputs[k] for i in batch]) for k in batch[0].inputs}
+                with self._model_lock:
+                    return [self._predict(batch[0].inputs)]
+            merged = {k: np.concatenate([i.inputs[k] for i in batch]) for k in batch[0].inputs}
+            with self._model_lock:
                 out = self._predict(merged)
-                results = []
-                start = 0
-                for item in batch:
-                    end = start + item.rows
-                    results.append({k: v[start:end] for k, v in out.items()})
-                    start = end
+            results: list[Arrays | BaseException] = []
+            start = 0
+            for item in batch:
+                end = start + item.rows
+                results.append({k: v[start:end] for k, v in out.items()})
+                start = end
+            return results
         except Exception as e:  # the model's own failure: fail this batch, keep serving
             err = UserCodeError("model predict", e)
-            for item in batch:
-                item.future.set_exception(err)
-        else:
-            for item, result in zip(batch, results, strict=True):
-                item.future.set_result(result)
+            return [err] * len(batch)
+
+    def _run(self, batch: list[_Item], on_loop: bool = False) -> None:
+        """Run one batch and settle its futures (``on_loop``: called on their event loop)."""
+        waited = time.perf_counter() - batch[0].enqueued
+        answers = self._answers(batch)
+        by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+        for item, answer in zip(batch, answers, strict=True):
+            if item.loop is not None:
+                by_loop.setdefault(item.loop, []).append((item.future, answer))
+            elif isinstance(answer, BaseException):
+                item.future.set_exception(answer)
+            else:
+                item.future.set_result(answer)
+        for loop, pairs in by_loop.items():
+            if on_loop:
+                _deliver(pairs)
+                continue
+            try:
+                loop.call_soon_threadsafe(_deliver, pairs)
+            except RuntimeError:  # that loop is closed: nobody waits for these answers
+                pass
         if self._observe is not None:
             self._observe(sum(i.rows for i in batch), waited)
         with self._lock:

@@ -63,12 +63,6 @@ def decode_json_input(obj: Any) -> InputTensor:
     dtype = numpy_dtype(datatype)
     shape = _shape(obj.get("shape"), name)
     if "data" not in obj:
-        params = obj.get("parameters") or {}
-        if isinstance(params, Mapping) and "binary_data_size" in params:
-            raise InvalidArgument(
-                "binary tensor data is not supported by this server; send JSON data "
-                "(tritonclient: binary_data=False)"
-            )
         raise InvalidArgument(f"input {name!r} has no data")
     try:
         arr = np.asarray(obj["data"], dtype=dtype)
@@ -145,15 +139,26 @@ def check_inputs(
     return out
 
 
+_ORJSON_NATIVE = frozenset(
+    "BOOL INT8 INT16 INT32 INT64 UINT8 UINT16 UINT32 UINT64 FP32 FP64".split()
+)
+
+
 def encode_json_output(name: str, arr: np.ndarray[Any, Any]) -> dict[str, Any]:
-    """One ``outputs[]`` entry of a REST response."""
+    """One ``outputs[]`` entry of a REST response.
+
+    Numeric data stays a numpy array (serialized by ``orjson`` with ``OPT_SERIALIZE_NUMPY``,
+    no Python list in between); BYTES become strings.
+    """
     datatype = datatype_of(arr.dtype)
     data = arr.ravel()
-    values: list[Any] = (
-        [v.decode() if isinstance(v, bytes) else str(v) for v in data]
-        if datatype == "BYTES"
-        else data.tolist()
-    )
+    values: Any
+    if datatype == "BYTES":
+        values = [v.decode() if isinstance(v, bytes) else str(v) for v in data]
+    elif datatype in _ORJSON_NATIVE and data.dtype.isnative:
+        values = np.ascontiguousarray(data)
+    else:
+        values = data.tolist()
     return {"name": name, "datatype": datatype, "shape": list(arr.shape), "data": values}
 
 

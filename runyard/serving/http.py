@@ -2,159 +2,160 @@
 
 Endpoints: ``GET /v2``, ``/v2/health/live``, ``/v2/health/ready``,
 ``/v2/models/{m}[/versions/{v}]``, ``.../ready``, ``POST .../infer`` and ``GET /metrics``.
-Tensor data is JSON (the binary-data extension is not advertised). Errors are
-``{"error": "..."}`` with 400 (bad input), 404 (unknown model or version), 413 (too
-large) or 500 (the model failed); no request can take the server down.
+Tensor data is JSON, or raw bytes with the binary tensor data extension (see
+:mod:`runyard.serving.binary`). Errors are ``{"error": "..."}`` with 400 (bad input), 404
+(unknown model, version or path), 405 (wrong method), 413 (too large) or 500 (the model
+failed); no request can take the server down.
+
+The handler runs on :class:`runyard.serving.http_server.HttpServer` (no framework): an
+inference request is a few string comparisons away from its handler, which matters when the
+model itself takes microseconds.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request
-from fastapi.responses import Response
 
-from runyard.errors import InvalidArgument
-from runyard.serving.codec import decode_json_input, encode_json_output
+from runyard.errors import InvalidArgument, NotFound
+from runyard.serving.binary import (
+    HEADER,
+    decode_inputs,
+    encode_outputs,
+    parse_header,
+    requested_outputs,
+    split_body,
+)
+from runyard.serving.http_server import HttpRequest, Reply
 from runyard.serving.metrics import CONTENT_TYPE
 from runyard.serving.protocol import (
     Inference,
-    RequestTooLarge,
     model_metadata,
     server_metadata,
     status_of,
 )
 
-__all__ = ["create_http_app"]
+__all__ = ["HttpHandler", "create_http_handler"]
 
-_JSON = "application/json"
+HttpHandler = Callable[[HttpRequest], Awaitable[Reply]]
+
+_JSON = [(b"content-type", b"application/json")]
+_OCTETS = b"application/octet-stream"
+_JSON_OPTS = orjson.OPT_SERIALIZE_NUMPY
 
 
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type=_JSON)
+class _MethodNotAllowed(InvalidArgument):
+    """The path exists; the method does not (405)."""
 
 
-def _error(e: BaseException) -> Response:
-    status, _ = status_of(e)
+def _json(body: Any, status: int = 200) -> Reply:
+    return status, _JSON, orjson.dumps(body, option=_JSON_OPTS)
+
+
+def _error(e: BaseException) -> Reply:
+    status = 405 if isinstance(e, _MethodNotAllowed) else status_of(e)[0]
     return _json({"error": str(e) or type(e).__name__}, status)
 
 
-async def _body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise RequestTooLarge(f"request body of {declared} bytes exceeds the limit of {limit}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestTooLarge(f"request body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _check_encoding(request: HttpRequest) -> None:
+    encoding = request.headers.get("content-encoding")
+    if encoding not in (None, "identity"):
+        raise InvalidArgument(f"Content-Encoding {encoding!r} is not supported; send it plain")
 
 
-def _parse(body: bytes) -> tuple[list[Any], list[str], Any]:
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as e:
-        raise InvalidArgument(f"request body is not JSON: {e}") from e
-    if not isinstance(doc, dict):
-        raise InvalidArgument("request body must be a JSON object with 'inputs'")
-    inputs = doc.get("inputs")
-    if not isinstance(inputs, list) or not inputs:
-        raise InvalidArgument("request needs a non-empty 'inputs' list")
-    outputs = doc.get("outputs") or []
-    if not isinstance(outputs, list) or not all(
-        isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs
-    ):
-        raise InvalidArgument("'outputs' must be a list of objects with a name")
-    return inputs, [o["name"] for o in outputs], doc.get("id")
-
-
-def create_http_app(inference: Inference) -> FastAPI:
-    """The REST app for a pool of models.
+def create_http_handler(inference: Inference) -> HttpHandler:
+    """The REST handler for a pool of models.
 
     Example:
-        >>> app = create_http_app(inference)  # doctest: +SKIP
-        >>> import uvicorn; uvicorn.run(app, host="127.0.0.1", port=8000)  # doctest: +SKIP
+        >>> from runyard.serving.http_server import HttpServer
+        >>> handler = create_http_handler(inference)  # doctest: +SKIP
+        >>> server = HttpServer(handler, inference.limits.max_request_bytes)  # doctest: +SKIP
     """
-    app = FastAPI(title="runyard serving", docs_url=None, redoc_url=None, openapi_url=None)
     pool = inference.pool
-    limit = inference.limits.max_request_bytes
 
-    @app.get("/v2")
-    async def metadata() -> Response:
-        return _json(server_metadata())
-
-    @app.get("/v2/health/live")
-    async def live() -> Response:
-        return _json({"live": True})
-
-    @app.get("/v2/health/ready")
-    async def ready() -> Response:
-        return _json({"ready": pool.ready}, 200 if pool.ready else 503)
-
-    async def model_meta(name: str, version: str | None) -> Response:
-        try:
-            return _json(model_metadata(pool.get(name, version)))
-        except Exception as e:  # noqa: BLE001 - every failure becomes an error body
-            return _error(e)
-
-    async def model_ready(name: str, version: str | None) -> Response:
-        try:
-            served = pool.get(name, version)
-        except Exception as e:  # noqa: BLE001
-            return _error(e)
-        return _json({"name": served.name, "ready": True})
-
-    async def infer(name: str, version: str | None, request: Request) -> Response:
+    async def infer(name: str, version: str | None, request: HttpRequest) -> Reply:
         started = time.perf_counter()
         error: BaseException | None = None
         try:
-            raw_inputs, requested, req_id = _parse(await _body(request, limit))
-            tensors = [decode_json_input(t) for t in raw_inputs]
+            _check_encoding(request)
+            head, binary = split_body(request.body, request.headers.get(HEADER))
+            doc = parse_header(head)
+            requested, flags, default = requested_outputs(doc)
+            tensors = decode_inputs(doc["inputs"], binary)
             served, out = await inference.run(name, version, tensors, requested)
-            body: dict[str, Any] = {
+            entries, chunks = encode_outputs(out, flags, default)
+            answer: dict[str, Any] = {
                 "model_name": served.name,
                 "model_version": served.version,
-                "outputs": [encode_json_output(k, v) for k, v in out.items()],
+                "outputs": entries,
             }
-            if req_id is not None:
-                body["id"] = req_id
-            return _json(body)
+            if "id" in doc:
+                answer["id"] = doc["id"]
+            text = orjson.dumps(answer, option=_JSON_OPTS)
+            if not chunks:
+                return 200, _JSON, text
+            headers = [
+                (b"content-type", _OCTETS),
+                (HEADER.encode(), str(len(text)).encode()),
+            ]
+            return 200, headers, b"".join([text, *chunks])
         except Exception as e:  # noqa: BLE001 - the server answers every request
             error = e
             return _error(e)
         finally:
             inference.record(name, "http", error, started)
 
-    @app.get("/v2/models/{name}")
-    async def get_model(name: str) -> Response:
-        return await model_meta(name, None)
+    def model_get(name: str, version: str | None, ready: bool) -> Reply:
+        served = pool.get(name, version)
+        if ready:
+            return _json({"name": served.name, "ready": True})
+        return _json(model_metadata(served))
 
-    @app.get("/v2/models/{name}/versions/{version}")
-    async def get_model_version(name: str, version: str) -> Response:
-        return await model_meta(name, version)
+    async def route(request: HttpRequest) -> Reply:
+        method, path = request.method, request.path
+        parts = path.strip("/").split("/")
+        if parts[0] == "metrics" and len(parts) == 1:
+            _expect(method, "GET")
+            return 200, [(b"content-type", CONTENT_TYPE.encode())], inference.metrics.render()
+        if parts[0] != "v2":
+            raise NotFound(f"no such path {path!r}")
+        rest = parts[1:]
+        if not rest:
+            _expect(method, "GET")
+            return _json(server_metadata())
+        if rest[0] == "health" and len(rest) == 2 and rest[1] in ("live", "ready"):
+            _expect(method, "GET")
+            if rest[1] == "live":
+                return _json({"live": True})
+            return _json({"ready": pool.ready}, 200 if pool.ready else 503)
+        if rest[0] == "models" and len(rest) >= 2:
+            name, tail = rest[1], rest[2:]
+            version = None
+            if len(tail) >= 2 and tail[0] == "versions":
+                version, tail = tail[1], tail[2:]
+            if not tail:
+                _expect(method, "GET")
+                return model_get(name, version, ready=False)
+            if tail == ["ready"]:
+                _expect(method, "GET")
+                return model_get(name, version, ready=True)
+            if tail == ["infer"]:
+                _expect(method, "POST")
+                return await infer(name, version, request)
+        raise NotFound(f"no such path {path!r}")
 
-    @app.get("/v2/models/{name}/ready")
-    async def get_model_ready(name: str) -> Response:
-        return await model_ready(name, None)
+    async def handle(request: HttpRequest) -> Reply:
+        try:
+            return await route(request)
+        except Exception as e:  # noqa: BLE001 - every failure becomes an error body
+            return _error(e)
 
-    @app.get("/v2/models/{name}/versions/{version}/ready")
-    async def get_model_version_ready(name: str, version: str) -> Response:
-        return await model_ready(name, version)
+    return handle
 
-    @app.post("/v2/models/{name}/infer")
-    async def post_infer(name: str, request: Request) -> Response:
-        return await infer(name, None, request)
 
-    @app.post("/v2/models/{name}/versions/{version}/infer")
-    async def post_infer_version(name: str, version: str, request: Request) -> Response:
-        return await infer(name, version, request)
-
-    @app.get("/metrics")
-    async def metrics() -> Response:
-        return Response(inference.metrics.render(), media_type=CONTENT_TYPE)
-
-    return app
+def _expect(method: str, allowed: str) -> None:
+    if method != allowed and not (allowed == "GET" and method == "HEAD"):
+        raise _MethodNotAllowed(f"use {allowed} here, not {method}")

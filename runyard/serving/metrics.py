@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 __all__ = ["CONTENT_TYPE", "ServingMetrics"]
 
@@ -48,6 +48,12 @@ class ServingMetrics:
             "Time the oldest request of a batch waited in the queue.",
             ["model"],
             buckets=_LATENCY,
+            registry=self.registry,
+        )
+        self.pending = Gauge(
+            "runyard_inference_pending_requests",
+            "Inference requests received and not yet answered.",
+            ["model"],
             registry=self.registry,
         )
         self.reloads = Counter(

@@ -9,11 +9,11 @@ fails during the switch.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -81,15 +81,33 @@ class ServedModel:
         return self.model.signature
 
 
-def _warm(model: LoadedModel) -> None:
-    """One prediction on zeros, so the first real request pays no lazy initialisation."""
-    inputs = {
-        s.name: np.zeros(tuple(1 if d == -1 else d for d in s.shape), numpy_dtype(s.datatype))
-        for s in model.signature.inputs
-        if s.datatype != "BYTES"
-    }
-    if len(inputs) == len(model.signature.inputs):
-        model.predict(inputs)
+def _warm(model: LoadedModel, rows: int) -> float | None:
+    """Warm the model up on zeros and time a batch of ``rows``.
+
+    The first real request then pays no lazy initialisation. Returns the seconds one batch
+    of ``rows`` took, or None when the inputs have no batch dimension or are BYTES.
+    """
+    specs = model.signature.inputs
+    if any(s.datatype == "BYTES" for s in specs):
+        return None
+
+    def zeros(n: int) -> Arrays:
+        return {
+            s.name: np.zeros(
+                tuple((n if i == 0 else 1) if d == -1 else d for i, d in enumerate(s.shape)),
+                numpy_dtype(s.datatype),
+            )
+            for s in specs
+        }
+
+    model.predict(zeros(1))
+    batch = zeros(rows)
+    if any(s.shape[:1] != (-1,) for s in specs):
+        return None  # no batch dimension to fill
+    model.predict(batch)
+    started = time.perf_counter()
+    model.predict(batch)
+    return time.perf_counter() - started
 
 
 class ModelPool:
@@ -98,7 +116,8 @@ class ModelPool:
     Example:
         >>> pool = ModelPool([ModelSpec.parse("models:/digits-mlp@champion")])  # doctest: +SKIP
         >>> pool.load()  # doctest: +SKIP
-        >>> pool.infer("digits-mlp", None, {"input": x})[1].result()  # doctest: +SKIP
+        >>> served, answer = pool.infer("digits-mlp", None, {"input": x})  # doctest: +SKIP
+        >>> await answer  # doctest: +SKIP
     """
 
     def __init__(
@@ -138,14 +157,21 @@ class ModelPool:
         else:
             version, source = "1", spec.uri
         model = load_model(source, self._client)
-        _warm(model)
+        took = _warm(model, max(1, self._batching.max_batch_size))
+        inline = took is not None and took < self._batching.inline_below
         observe = self._observe
 
         def on_batch(rows: int, queued: float) -> None:
             if observe is not None:
                 observe(spec.name, rows, queued)
 
-        batcher = DynamicBatcher(model.predict, self._batching, on_batch, spec.name)
+        batcher = DynamicBatcher(model.predict, self._batching, on_batch, spec.name, inline)
+        log.info(
+            "%s version %s: batches run %s",
+            spec.name,
+            version,
+            "on the event loop" if inline else "on a worker thread",
+        )
         return ServedModel(
             spec.name, version, spec.uri, get_manifest(source, self._client).flavor, model, batcher
         )
@@ -175,16 +201,18 @@ class ModelPool:
 
     def infer(
         self, name: str, version: str | None, inputs: Arrays
-    ) -> tuple[ServedModel, Future[Arrays]]:
+    ) -> tuple[ServedModel, asyncio.Future[Arrays]]:
         """Queue a checked request on the current version (retried across a swap).
 
+        Call it on the running event loop.
+
         Returns:
-            The version that will answer, and the future of its answer.
+            The version that will answer, and the (asyncio) future of its answer.
         """
         for _ in range(5):
             served = self.get(name, version)
             try:
-                return served, served.batcher.submit(inputs)
+                return served, served.batcher.submit_async(inputs)
             except BatcherClosed:
                 time.sleep(0.001)  # the swap is under way; the new version is a moment off
         raise NotFound(f"model {name!r} is being replaced; retry")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,7 +25,8 @@ __all__ = [
 ]
 
 SERVER_NAME = "runyard"
-EXTENSIONS: list[str] = []
+EXTENSIONS: list[str] = ["binary_tensor_data"]
+"""Protocol extensions advertised in server metadata (see :mod:`runyard.serving.binary`)."""
 
 
 class RequestTooLarge(InvalidArgument):
@@ -103,7 +103,12 @@ class Inference:
         if missing:
             raise InvalidArgument(f"unknown output(s) {missing}; the model gives {sorted(known)}")
         answering, future = self.pool.infer(name, version, inputs)
-        out = await asyncio.wrap_future(future)
+        pending = self.metrics.pending.labels(name)
+        pending.inc()
+        try:
+            out = await future
+        finally:
+            pending.dec()
         if requested:
             out = {k: out[k] for k in requested}
         return answering, out

@@ -8,10 +8,10 @@ grace), the batchers drain, and only then does the process exit.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import gc
 import logging
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -53,30 +53,10 @@ class ServeConfig:
     drain_timeout: float = 30.0
 
 
-def _uvicorn_server(app: object, config: ServeConfig) -> object:
-    import uvicorn
-
-    class _Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:  # signals are ours, see serve()
-            yield
-
-    return _Server(
-        uvicorn.Config(
-            app,  # type: ignore[arg-type]
-            host=config.host,
-            port=config.http_port,
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=int(config.drain_timeout),
-            lifespan="off",
-        )
-    )
-
-
 async def _serve(config: ServeConfig, pool: ModelPool, inference: Inference) -> None:
     from runyard.serving.grpc import create_grpc_server
-    from runyard.serving.http import create_http_app
+    from runyard.serving.http import create_http_handler
+    from runyard.serving.http_server import HttpServer
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -86,11 +66,10 @@ async def _serve(config: ServeConfig, pool: ModelPool, inference: Inference) -> 
     if config.grpc_port:
         grpc_server = create_grpc_server(inference, config.host, config.grpc_port)
         await grpc_server.start()
-    http_task = None
     http_server = None
     if config.http_port:
-        http_server = _uvicorn_server(create_http_app(inference), config)
-        http_task = asyncio.create_task(http_server.serve())  # type: ignore[attr-defined]
+        http_server = HttpServer(create_http_handler(inference), config.limits.max_request_bytes)
+        await http_server.start(config.host, config.http_port)
     log.warning(
         "serving %s on http://%s:%s and grpc %s:%s",
         ", ".join(pool.names()),
@@ -99,19 +78,14 @@ async def _serve(config: ServeConfig, pool: ModelPool, inference: Inference) -> 
         config.host,
         config.grpc_port,
     )
-    waiters = [asyncio.create_task(stop.wait())]
-    if http_task is not None:
-        waiters.append(http_task)
-    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    await stop.wait()
     # graceful shutdown: both front ends stop taking work, in-flight requests finish
     pool.ready = False
-    if http_server is not None:
-        http_server.should_exit = True  # type: ignore[attr-defined]
     pending = []
     if grpc_server is not None:
         pending.append(asyncio.create_task(grpc_server.stop(config.drain_timeout)))
-    if http_task is not None:
-        pending.append(http_task)
+    if http_server is not None:
+        pending.append(asyncio.create_task(http_server.shutdown(config.drain_timeout)))
     await asyncio.gather(*pending, return_exceptions=True)
 
 
@@ -134,6 +108,10 @@ def serve(config: ServeConfig, client: Client | None = None) -> None:
         on_reload=lambda name: metrics.reloads.labels(name).inc(),
     )
     pool.load()
+    # what loading created lives as long as the server: keep it out of the cyclic GC's scans,
+    # so a full collection during serving walks only per-request garbage (shorter pauses)
+    gc.collect()
+    gc.freeze()
     if config.poll_interval > 0:
         pool.start_watching(config.poll_interval)
     inference = Inference(pool, metrics, config.limits)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -12,6 +13,8 @@ from runyard.cli.errors import exit_code_for
 from runyard.errors import RunyardError
 from runyard.registry import log_model, resolve_model
 from runyard.tracking.client import start_run
+
+pytestmark = pytest.mark.usefixtures("tracking_store")
 
 
 def _app() -> typer.Typer:

@@ -24,6 +24,8 @@ from runyard.registry import (
 )
 from runyard.tracking.client import Client, start_run
 
+pytestmark = pytest.mark.usefixtures("tracking_store")
+
 
 def _train_and_log(net: Any, digits: Any, *, noise: float = 0.0, flavor: str = "onnx") -> str:
     """One training run: params, a dataset input, the model, and its stored evaluation."""

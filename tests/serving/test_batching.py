@@ -76,3 +76,27 @@ def test_requests_of_different_shapes_are_not_merged() -> None:
     gate.set()
     assert [f.result(5)["y"][0] for f in a + b] == [3, 3, 3, 5, 5, 5]
     batcher.close()
+
+
+def test_the_queue_delay_is_not_added_when_requests_come_alone() -> None:
+    """A lone request on an idle server runs at once, however long the configured delay."""
+    batcher = DynamicBatcher(lambda x: {"y": x["x"]}, BatchConfig(64, max_queue_delay=30.0))
+    assert batcher.submit({"x": np.ones((1, 2))}).result(10)["y"].shape == (1, 2)
+    batcher.close()
+
+
+def test_async_submit_answers_on_the_event_loop() -> None:
+    import asyncio
+
+    seen: list[int] = []
+    batcher = DynamicBatcher(
+        lambda x: {"y": x["x"] + 1}, BatchConfig(64), lambda rows, _q: seen.append(rows)
+    )
+
+    async def main() -> list[float]:
+        futures = [batcher.submit_async({"x": np.full((1, 1), i, np.float32)}) for i in range(50)]
+        return [float((await f)["y"][0, 0]) for f in futures]
+
+    assert asyncio.run(main()) == [i + 1.0 for i in range(50)]
+    batcher.close()
+    assert sum(seen) == 50

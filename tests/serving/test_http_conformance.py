@@ -32,7 +32,7 @@ def test_health_and_metadata_endpoints(server: Served) -> None:
     client = th.InferenceServerClient(server.http_url)
     assert client.is_server_live() and client.is_server_ready()
     meta = client.get_server_metadata()
-    assert meta["name"] == "runyard" and meta["extensions"] == []
+    assert meta["name"] == "runyard" and "binary_tensor_data" in meta["extensions"]
     assert client.is_model_ready("digits-mlp")
     assert client.is_model_ready("digits-mlp", "1")
     assert not client.is_model_ready("digits-mlp", "7")
@@ -133,6 +133,13 @@ def test_missing_unknown_oversized_and_garbage(server: Served, digits: Any) -> N
         headers={"content-type": "application/json"},
     )
     assert r.status_code == 400 and "not JSON" in r.json()["error"]
+    r = httpx.get(f"{base}/digits-mlp/infer")
+    assert r.status_code == 405 and "POST" in r.json()["error"]
+    assert httpx.get(f"http://{server.http_url}/v1/models").status_code == 404
+    r = httpx.post(
+        f"{base}/digits-mlp/infer", content=b"\x1f\x8b", headers={"content-encoding": "gzip"}
+    )
+    assert r.status_code == 400 and "Content-Encoding" in r.json()["error"]
     # with tritonclient too: the error text reaches the user
     client = th.InferenceServerClient(server.http_url)
     with pytest.raises(InferenceServerException, match="must have shape"):
@@ -145,13 +152,92 @@ def test_missing_unknown_oversized_and_garbage(server: Served, digits: Any) -> N
     assert _infer(client, digits[0][:3]).as_numpy("output").shape == (3, 10)
 
 
-def test_binary_data_is_refused_clearly(server: Served, digits: Any) -> None:
+def test_binary_tensor_data_in_and_out(
+    server: Served, digits: Any, expected: Callable[[Any], Any]
+) -> None:
+    x = digits[0][:32]
     client = th.InferenceServerClient(server.http_url)
-    inp = th.InferInput("input", [2, 64], "FP32")
-    inp.set_data_from_numpy(digits[0][:2], binary_data=True)
-    with pytest.raises(InferenceServerException):
-        client.infer("digits-mlp", [inp])
-    assert _infer(client, digits[0][:1]).as_numpy("output").shape == (1, 10)
+    for in_binary, out_binary in [(True, True), (True, False), (False, True)]:
+        inp = th.InferInput("input", list(x.shape), "FP32")
+        inp.set_data_from_numpy(x, binary_data=in_binary)
+        out = th.InferRequestedOutput("output", binary_data=out_binary)
+        result = client.infer("digits-mlp", [inp], outputs=[out])
+        np.testing.assert_allclose(result.as_numpy("output"), expected(x), rtol=1e-4, atol=1e-5)
+        params = result.get_output("output").get("parameters", {})
+        assert ("binary_data_size" in params) == out_binary
+    # no outputs named: tritonclient asks for every output in binary (binary_data_output)
+    inp = th.InferInput("input", list(x.shape), "FP32")
+    inp.set_data_from_numpy(x, binary_data=True)
+    result = client.infer("digits-mlp", [inp], model_version="1")
+    np.testing.assert_allclose(result.as_numpy("output"), expected(x), rtol=1e-4, atol=1e-5)
+
+
+def _binary_post(server: Served, header: bytes, tail: bytes, length: int | None = None) -> Any:
+    headers = {"content-type": "application/octet-stream"}
+    headers["inference-header-content-length"] = str(len(header) if length is None else length)
+    return httpx.post(
+        f"http://{server.http_url}/v2/models/digits-mlp/infer",
+        content=header + tail,
+        headers=headers,
+    )
+
+
+@pytest.mark.parametrize(
+    ("size", "tail", "length", "needle"),
+    [
+        (256, b"\0" * 100, None, "only 100 remain"),  # body shorter than declared
+        (256, b"\0" * 300, None, "44 bytes of binary data no input declares"),
+        (100, b"\0" * 100, None, "needs 256 bytes"),  # size disagrees with shape
+        (256, b"\0" * 256, 10_000, "does not fit"),  # header length past the body
+        (256, b"\0" * 256, 0, "does not fit"),
+        (-1, b"", None, "non-negative"),
+    ],
+)
+def test_bad_binary_bodies_get_400(
+    server: Served, size: int, tail: bytes, length: int | None, needle: str
+) -> None:
+    header = orjson_dumps(
+        {
+            "inputs": [
+                {
+                    "name": "input",
+                    "shape": [1, 64],
+                    "datatype": "FP32",
+                    "parameters": {"binary_data_size": size},
+                }
+            ]
+        }
+    )
+    r = _binary_post(server, header, tail, length)
+    assert r.status_code == 400, r.text
+    assert needle in r.json()["error"]
+
+
+def test_binary_input_without_the_header_is_refused(server: Served) -> None:
+    doc = {
+        "inputs": [
+            {
+                "name": "input",
+                "shape": [1, 64],
+                "datatype": "FP32",
+                "parameters": {"binary_data_size": 256},
+            }
+        ]
+    }
+    r = httpx.post(f"http://{server.http_url}/v2/models/digits-mlp/infer", json=doc)
+    assert r.status_code == 400 and "Inference-Header-Content-Length" in r.json()["error"]
+    r = httpx.post(
+        f"http://{server.http_url}/v2/models/digits-mlp/infer",
+        content=orjson_dumps(doc) + b"\0" * 256,
+        headers={"content-type": "application/octet-stream"},
+    )
+    assert r.status_code == 400 and "not JSON" in r.json()["error"]
+
+
+def orjson_dumps(doc: Any) -> bytes:
+    import json
+
+    return json.dumps(doc).encode()
 
 
 def test_metrics_count_requests_and_batches(server: Served, digits: Any) -> None:

@@ -18,6 +18,17 @@ from tests.serving.pymodels import Constant
 ONE = {"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [0.0] * 4}]}
 
 
+def _wait_pending(url: str, model: str, n: int, timeout: float = 20.0) -> None:
+    """Block until the server's pending-requests gauge for ``model`` reads ``n``."""
+    line = f'runyard_inference_pending_requests{{model="{model}"}} {float(n)}'
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if line in httpx.get(f"http://{url}/metrics", timeout=5).text:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{n} requests to {model!r} never were in flight at once")
+
+
 def _post(url: str, model: str) -> httpx.Response:
     return httpx.post(f"http://{url}/v2/models/{model}/infer", json=ONE, timeout=30)
 
@@ -88,7 +99,7 @@ def test_sigterm_drains_in_flight_requests(tmp_path: Path) -> None:
     served = start_server(reg, ["models:/slow@champion"], tmp_path, "--max-batch-size", "1")
     with ThreadPoolExecutor(4) as pool:
         futures = [pool.submit(_post, served.http_url, "slow") for _ in range(4)]
-        time.sleep(0.3)  # all four are in flight; the model answers one per 0.5 s
+        _wait_pending(served.http_url, "slow", 4)  # the model answers one per 0.5 s
         code = served.stop()
         responses = [f.result() for f in futures]
     assert code == 0

@@ -1,0 +1,281 @@
+"""A small HTTP/1.1 server on asyncio protocols, for the REST front end.
+
+Why not a general ASGI server: for a model that runs in microseconds, parsing HTTP in pure
+Python (h11) and passing every request through ASGI middleware cost several times the
+model itself. This server parses the request line and headers with ``bytes`` methods, reads
+``Content-Length`` or chunked bodies, keeps connections alive (requests on one connection
+are answered in order), answers ``Expect: 100-continue``, refuses bodies over the limit
+with 413 before reading them, and answers malformed requests with 400 and a closed
+connection. :meth:`HttpServer.shutdown` stops listening, lets every request already
+received finish, and closes idle connections.
+
+Example:
+    >>> async def handler(req: HttpRequest) -> Reply:
+    ...     return 200, [(b"content-type", b"text/plain")], b"hi " + req.path.encode()
+    >>> server = HttpServer(handler, max_body=1024)  # doctest: +SKIP
+    >>> await server.start("127.0.0.1", 8000)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from urllib.parse import unquote
+
+import orjson
+
+__all__ = ["HttpRequest", "HttpServer", "Reply"]
+
+log = logging.getLogger("runyard.serving")
+
+Reply = tuple[int, list[tuple[bytes, bytes]], bytes]
+Handler = Callable[["HttpRequest"], Awaitable[Reply]]
+
+_MAX_HEAD = 64 * 1024
+_REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
+
+
+@dataclass(slots=True)
+class HttpRequest:
+    """One parsed request: method, decoded path (no query), lower-case headers, body."""
+
+    method: str
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _error(status: int, message: str) -> Reply:
+    return status, [(b"content-type", b"application/json")], orjson.dumps({"error": message})
+
+
+def _parse_head(head: bytes) -> tuple[str, str, dict[str, str], bool]:
+    """(method, path, headers, HTTP/1.1?) of a request head (without the final CRLFCRLF)."""
+    lines = head.split(b"\r\n")
+    parts = lines[0].split(b" ")
+    if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
+        raise _BadRequest(400, "malformed request line")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(b":")
+        if not sep or not name or name != name.strip():
+            raise _BadRequest(400, "malformed header line")
+        key = name.decode("latin-1").lower()
+        text = value.strip().decode("latin-1")
+        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+    target = parts[1].decode("latin-1")
+    path = unquote(target.partition("?")[0])
+    return parts[0].decode("latin-1"), path, headers, parts[2] == b"HTTP/1.1"
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self, server: HttpServer) -> None:
+        self._server = server
+        self._buf = bytearray()
+        self._transport: asyncio.Transport | None = None
+        self._busy = False
+        self._closing = False
+        self._last_active = asyncio.get_running_loop().time()
+        self._wake: asyncio.Event = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- asyncio callbacks ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._server.connections.add(self)
+        self._task = asyncio.get_running_loop().create_task(self._serve())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closing = True
+        self._server.connections.discard(self)
+        self._wake.set()
+
+    def data_received(self, data: bytes) -> None:
+        self._last_active = asyncio.get_running_loop().time()
+        self._buf += data
+        if len(self._buf) > _MAX_HEAD + self._server.max_body and self._transport is not None:
+            self._transport.pause_reading()  # backpressure: a request is being answered
+        self._wake.set()
+
+    # -- the request loop ---------------------------------------------------------------------
+
+    @property
+    def idle(self) -> bool:
+        return not self._busy and not self._buf
+
+    def close_when_idle(self, grace: float) -> None:
+        """Close once no request is in progress and none has started for ``grace`` seconds.
+
+        The grace covers a request whose connection was accepted just before shutdown and
+        whose bytes are still on their way.
+        """
+        quiet = asyncio.get_running_loop().time() - self._last_active
+        if not (self.idle and quiet >= grace):
+            return
+        self._closing = True
+        if self._transport is not None:
+            self._transport.close()
+        self._wake.set()
+
+    async def _need(self, n: int) -> bool:
+        """Wait until the buffer holds ``n`` bytes; False if the connection went away."""
+        while len(self._buf) < n:
+            if self._transport is None or self._transport.is_closing():
+                return False
+            self._transport.resume_reading()
+            self._wake.clear()
+            await self._wake.wait()
+        return True
+
+    async def _head(self) -> bytes | None:
+        while True:
+            end = self._buf.find(b"\r\n\r\n")
+            if end >= 0:
+                head = bytes(self._buf[:end])
+                del self._buf[: end + 4]
+                return head
+            if len(self._buf) > _MAX_HEAD:
+                raise _BadRequest(431, "request head too large")
+            if self._closing and not self._buf:
+                return None
+            if not await self._need(len(self._buf) + 1):
+                return None
+
+    async def _chunked(self) -> bytes:
+        out = bytearray()
+        while True:
+            while (end := self._buf.find(b"\r\n")) < 0:
+                if not await self._need(len(self._buf) + 1):
+                    raise _BadRequest(400, "connection closed inside a chunked body")
+            size_text = bytes(self._buf[:end]).split(b";")[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                raise _BadRequest(400, "malformed chunk size") from None
+            del self._buf[: end + 2]
+            if size == 0:
+                while (end := self._buf.find(b"\r\n")) != 0:  # trailers, up to an empty line
+                    if end > 0:
+                        del self._buf[: end + 2]
+                    elif not await self._need(len(self._buf) + 1):
+                        raise _BadRequest(400, "connection closed inside a chunked body")
+                del self._buf[:2]
+                return bytes(out)
+            if len(out) + size > self._server.max_body:
+                raise _BadRequest(
+                    413, f"request body exceeds the limit of {self._server.max_body} bytes"
+                )
+            if not await self._need(size + 2):
+                raise _BadRequest(400, "connection closed inside a chunked body")
+            out += self._buf[:size]
+            del self._buf[: size + 2]
+
+    async def _read_request(self) -> tuple[HttpRequest, bool] | None:
+        head = await self._head()
+        if head is None:
+            return None
+        method, path, headers, http11 = _parse_head(head)
+        conn = headers.get("connection", "").lower()
+        keep = ("close" not in conn) if http11 else ("keep-alive" in conn)
+        if headers.get("expect", "").lower() == "100-continue" and self._transport is not None:
+            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            return HttpRequest(method, path, headers, await self._chunked()), keep
+        length_text = headers.get("content-length", "0")
+        if not length_text.isdigit():
+            raise _BadRequest(400, f"bad Content-Length {length_text!r}")
+        length = int(length_text)
+        if length > self._server.max_body:
+            raise _BadRequest(
+                413, f"request body of {length} bytes exceeds the limit of {self._server.max_body}"
+            )
+        if not await self._need(length):
+            return None
+        body = bytes(self._buf[:length])
+        del self._buf[:length]
+        return HttpRequest(method, path, headers, body), keep
+
+    def _write(self, reply: Reply, keep: bool, head_only: bool = False) -> None:
+        status, headers, body = reply
+        if self._transport is None or self._transport.is_closing():
+            return
+        lines = [b"HTTP/1.1 %d %s" % (status, _REASONS.get(status, b"Unknown"))]
+        lines += [b"%s: %s" % h for h in headers]
+        lines.append(b"content-length: %d" % len(body))
+        if not keep:
+            lines.append(b"connection: close")
+        self._transport.write(b"\r\n".join(lines) + b"\r\n\r\n" + (b"" if head_only else body))
+
+    async def _serve(self) -> None:
+        try:
+            while not (self._closing and not self._buf):
+                try:
+                    got = await self._read_request()
+                except _BadRequest as e:
+                    self._write(_error(e.status, str(e)), keep=False)
+                    break
+                if got is None:
+                    break
+                request, keep = got
+                self._busy = True
+                try:
+                    reply = await self._server.handler(request)
+                except Exception as e:  # noqa: BLE001 - the handler should not raise; never crash
+                    log.exception("HTTP handler failed")
+                    reply = _error(500, str(e) or type(e).__name__)
+                keep = keep and not self._server.stopping
+                self._write(reply, keep, head_only=request.method == "HEAD")
+                self._busy = False
+                if not keep:
+                    break
+        finally:
+            self._busy = False
+            if self._transport is not None:
+                self._transport.close()
+
+
+class HttpServer:
+    """Serves ``handler`` over HTTP/1.1 keep-alive connections."""
+
+    def __init__(self, handler: Handler, max_body: int) -> None:
+        self.handler = handler
+        self.max_body = max_body
+        self.connections: set[_Connection] = set()
+        self.stopping = False
+        self._server: asyncio.Server | None = None
+
+    async def start(self, host: str, port: int) -> None:
+        """Listen on ``host:port`` (raises OSError when it cannot)."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Connection(self), host, port, reuse_address=True
+        )
+
+    async def shutdown(self, timeout: float) -> None:
+        """Stop listening, answer every request already received, close the connections."""
+        self.stopping = True
+        if self._server is not None:
+            self._server.close()
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.connections and asyncio.get_running_loop().time() < deadline:
+            for conn in list(self.connections):
+                conn.close_when_idle(grace=0.2)
+            await asyncio.sleep(0.02)
+        for conn in list(self.connections):
+            if conn._transport is not None:
+                conn._transport.abort()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 1)

@@ -1,0 +1,103 @@
+"""The HTTP/1.1 server under the REST front end, spoken to over raw sockets and httpx."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from runyard.serving.http_server import HttpRequest, HttpServer, Reply
+from tests.serving.conftest import free_port
+
+
+async def _echo(req: HttpRequest) -> Reply:
+    if req.path == "/boom":
+        raise RuntimeError("handler bug")
+    body = f"{req.method} {req.path} {len(req.body)}".encode()
+    return 200, [(b"content-type", b"text/plain")], body
+
+
+@pytest.fixture
+def port() -> Iterator[int]:
+    """An HttpServer with a 1 KiB body limit on its own event loop thread."""
+    loop = asyncio.new_event_loop()
+    server = HttpServer(_echo, max_body=1024)
+    p = free_port()
+    started = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(server.start("127.0.0.1", p))
+        started.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert started.wait(10)
+    yield p
+    asyncio.run_coroutine_threadsafe(server.shutdown(5), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    loop.close()
+
+
+def _raw(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_keep_alive_pipelining_and_query_strings(port: int) -> None:
+    two = (
+        b"POST /a%20b?x=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+        b"GET /second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    out = _raw(port, two)
+    assert out.count(b"HTTP/1.1 200 OK") == 2  # both answered, in order, on one connection
+    assert out.index(b"POST /a b 3") < out.index(b"GET /second 0")
+    with httpx.Client() as c:  # and an ordinary client reuses its connection
+        assert [c.get(f"http://127.0.0.1:{port}/n{i}").text for i in range(3)] == [
+            "GET /n0 0",
+            "GET /n1 0",
+            "GET /n2 0",
+        ]
+
+
+def test_chunked_bodies_and_expect_continue(port: int) -> None:
+    chunked = (
+        b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        b"4\r\nwiki\r\n5;ext=1\r\npedia\r\n0\r\n\r\n"
+    )
+    assert b"POST /c 9" in _raw(port, chunked)
+    expect = (
+        b"POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n"
+        b"Connection: close\r\n\r\nhi"
+    )
+    out = _raw(port, expect)
+    assert out.startswith(b"HTTP/1.1 100 Continue\r\n\r\n") and b"POST /e 2" in out
+
+
+def test_bad_requests_get_an_error_and_the_server_lives_on(port: int) -> None:
+    assert _raw(port, b"garbage\r\n\r\n").startswith(b"HTTP/1.1 400")
+    assert _raw(port, b"GET / HTTP/1.1\r\nno colon here\r\n\r\n").startswith(b"HTTP/1.1 400")
+    bad_length = b"POST / HTTP/1.1\r\nContent-Length: -5\r\n\r\n"
+    assert _raw(port, bad_length).startswith(b"HTTP/1.1 400")
+    big = b"POST / HTTP/1.1\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000
+    out = _raw(port, big)
+    assert out.startswith(b"HTTP/1.1 413") and b"limit" in out
+    big_chunk = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2000\r\n" + b"x" * 8192
+    assert _raw(port, big_chunk).startswith(b"HTTP/1.1 413")
+    assert _raw(port, b"GET / HTTP/1.1\r\n" + b"X-Long: " + b"a" * 70_000).startswith(
+        b"HTTP/1.1 431"
+    )
+    r = httpx.get(f"http://127.0.0.1:{port}/boom")
+    assert r.status_code == 500 and "handler bug" in r.json()["error"]
+    assert httpx.get(f"http://127.0.0.1:{port}/fine").text == "GET /fine 0"
