@@ -1,11 +1,13 @@
-"""Stores for the sweep tests: a SQLite file per test, a PostgreSQL database per session."""
+"""Stores for the sweep tests (a SQLite file per test, PostgreSQL databases), and a Ray cluster."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.ray.cluster import RayCluster, connect, free_port
 
 
 @pytest.fixture
@@ -17,3 +19,32 @@ def sqlite_uri(tmp_path: Path) -> str:
 def pg_sweep_database(pg_database_factory: Callable[[], str]) -> Callable[[], str]:
     """Creates fresh PostgreSQL databases (the shared factory in tests/conftest.py)."""
     return pg_database_factory
+
+
+@pytest.fixture(scope="module")
+def sweep_ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
+    """A real Ray cluster on loopback (head on 127.0.0.2, 2 CPUs) for one test module.
+
+    The driver can be connected to one Ray only; when the tests/ray session cluster is
+    already connected, that connection is set aside for this module and restored after.
+    """
+    import ray
+
+    previous = ray.get_runtime_context().gcs_address if ray.is_initialized() else None
+    if previous is not None:
+        ray.shutdown()
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RAY_AUTH_MODE", "disabled")  # loopback needs no tokens (see tests/ray)
+    cluster = RayCluster(port=free_port(), tmp=tmp_path_factory.mktemp("ray-sweeps"))
+    cluster.start_head(num_cpus=2)
+    try:
+        connect(cluster.address)
+        cluster.wait_for_nodes(1)
+        yield cluster
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        cluster.stop()
+        if previous is not None:
+            connect(previous)
+        mp.undo()

@@ -54,3 +54,22 @@ def slow_logged(trial: rs.Trial) -> float:
         time.sleep(float(os.environ.get("SWEEP_STEP_S", "0.15")))
         trial.report(x * (step + 1), step)
     return x
+
+
+def epochs_done(trial: rs.Trial) -> float:
+    """Nine epochs, each reported as the number of epochs done (steps 1..9)."""
+    x = trial.params["x"]
+    score = 0.0
+    for epoch in range(1, 10):
+        score = -((x - 2.0) ** 2) - 1.0 / epoch
+        trial.report(score, epoch)
+    return score
+
+
+def epochs_on_ray(trial: rs.Trial) -> float:
+    """``epochs_done``, after tagging the trial run with the Ray task it runs in."""
+    import ray
+
+    assert trial.run is not None
+    trial.run.set_tag("test.ray_task", ray.get_runtime_context().get_task_id() or "driver")
+    return epochs_done(trial)

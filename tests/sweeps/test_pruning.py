@@ -5,7 +5,7 @@ import pytest
 import runyard.sweeps as rs
 from runyard.sweeps.records import Tags
 from runyard.tracking.client import Client
-from tests.sweeps.sweep_objectives import curve
+from tests.sweeps.sweep_objectives import curve, epochs_done
 
 
 @pytest.mark.parametrize("scheduler", ["asha", "hyperband"])
@@ -30,6 +30,26 @@ def test_bad_trials_are_stopped_early_on_a_process_pool(sqlite_uri, scheduler) -
     assert "pruned at step" in run.tags[Tags.REASON]
     history = client.get_metric_history(pruned[0].run_id, "score", format="series")[0]
     assert len(history) == pruned[0].steps
+
+
+def test_a_pruned_trial_stops_exactly_at_its_rung_on_a_process_pool(sqlite_uri) -> None:
+    import optuna
+
+    asha = optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    result = rs.sweep(
+        epochs_done, {"x": rs.uniform(-5.0, 5.0)}, metric="score", sampler="random",
+        scheduler=asha, trials=12, concurrency=2, executor="process", seed=5,
+        tracking_uri=sqlite_uri,
+    )  # fmt: skip
+    pruned = [t for t in result.trials if t.state.value == "PRUNED"]
+    assert pruned
+    client = Client(sqlite_uri)
+    for trial in pruned:
+        # stopped by the rung's decision at once: not one epoch more was trained or logged
+        assert trial.last_step in (1, 3, 9)
+        history = client.get_metric_history(trial.run_id, "score", format="series")[0]
+        assert list(history.steps) == list(range(1, trial.last_step + 1))
+    assert any(t.last_step == 1 for t in pruned)
 
 
 def test_median_rule_stops_trials_below_the_median_inline(sqlite_uri) -> None:
