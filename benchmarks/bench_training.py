@@ -294,68 +294,88 @@ def ray_train_available() -> str | None:
     return None
 
 
+def spread(values: list[float]) -> dict[str, float]:
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def summarize(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """The median of ``key`` over the runs that produced it, plus min / max and each run."""
+    ok = [r for r in runs if "error" not in r and r.get(key) is not None]
+    out: dict[str, Any] = {"runs": runs, "failed_runs": len(runs) - len(ok)}
+    if ok:
+        out.update({key: statistics.median(r[key] for r in ok)})
+        out[f"{key}_spread"] = spread([r[key] for r in ok])
+        out["wall_s"] = statistics.median(r["wall_s"] for r in ok)
+    return out
+
+
+def each(runs: list[dict[str, Any]], key: str) -> str:
+    return " / ".join(f"{r[key]:.3g}" if r.get(key) is not None else "failed" for r in runs)
+
+
+def table(results: dict[str, Any], part: str, key: str, title: str, what: str) -> None:
+    base = results[part].get("torchrun", {})
+    rows = []
+    for side, r in results[part].items():
+        if key not in r:
+            rows.append([side, "failed", "", each(r["runs"], key), ""])
+            continue
+        ratio = r[key] / base[key] if key in base else ""
+        rows.append([side, r[key], ratio, each(r["runs"], key), r["wall_s"]])
+    print_table(title, ["side", what, "× torchrun", "each run", "total s (median)"], rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="6 epochs, kill at epoch 3")
     parser.add_argument("--no-ray", action="store_true", help="skip Ray Train")
     parser.add_argument("--only", choices=["overhead", "recovery"], help="run one part")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per side (interleaved)")
     args = parser.parse_args()
     epochs, kill = (6, 3) if args.quick else (10, 5)
     sides = ["torchrun", "runyard"]
     ray_problem = "skipped (--no-ray)" if args.no_ray else ray_train_available()
     if ray_problem is None:
         sides += ["ray-train", "runyard-ray"]
+    parts = [p for p in ("overhead", "recovery") if args.only in (None, p)]
 
-    results: dict[str, Any] = {"epochs": epochs, "kill_epoch": kill, "overhead": {}, "recovery": {}}
+    raw: dict[str, dict[str, list[dict[str, Any]]]] = {p: {} for p in parts}
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        (work / "bench_loop.py").write_text(LOOP)
-        for side in sides if args.only != "recovery" else []:
-            print(f"overhead: {side} ...", flush=True)
-            results["overhead"][side] = run_side(side, epochs, None, False, work)
-        for side in sides if args.only != "overhead" else []:
-            print(f"recovery: {side} ...", flush=True)
-            results["recovery"][side] = run_side(side, epochs, kill, True, work)
+        for n in range(args.repeat):
+            work = Path(tmp) / f"run{n}"
+            work.mkdir()
+            (work / "bench_loop.py").write_text(LOOP)
+            for part in parts:
+                for side in sides:
+                    print(f"{part}: {side} (run {n + 1} of {args.repeat}) ...", flush=True)
+                    at = kill if part == "recovery" else None
+                    r = run_side(side, epochs, at, part == "recovery", work)
+                    raw[part].setdefault(side, []).append(r)
+    results: dict[str, Any] = {
+        "epochs": epochs, "kill_epoch": kill, "repeat": args.repeat,
+        "overhead": {s: summarize(r, "per_epoch_s") for s, r in raw.get("overhead", {}).items()},
+        "recovery": {s: summarize(r, "recovery_s") for s, r in raw.get("recovery", {}).items()},
+    }  # fmt: skip
     if ray_problem:
         results["ray_train"] = ray_problem
 
-    base_o = results["overhead"].get("torchrun", {})
-    rows = []
-    for side, r in results["overhead"].items():
-        if "error" in r:
-            rows.append([side, "failed", "", "", ""])
-            continue
-        rows.append([
-            side, r["per_epoch_s"], r["per_epoch_s"] / base_o["per_epoch_s"], r["wall_s"],
-            r["wall_s"] / base_o["wall_s"],
-        ])  # fmt: skip
-    print_table(
-        f"overhead: DDP MLP on digits, 2 workers, gloo, {epochs} epochs",
-        ["side", "s/epoch (median)", "× torchrun", "total s", "× torchrun"],
-        rows,
-    )
-    base_r = results["recovery"].get("torchrun", {})
-    rows = []
-    for side, r in results["recovery"].items():
-        if "error" in r or r.get("recovery_s") is None:
-            rows.append([side, "failed", "", "", ""])
-            continue
-        rows.append([
-            side, r["recovery_s"], r["recovery_s"] / base_r["recovery_s"], r["wall_s"],
-            r["wall_s"] / base_r["wall_s"],
-        ])  # fmt: skip
-    print_table(
+    table(
+        results, "overhead", "per_epoch_s",
+        f"overhead: DDP MLP on digits, 2 workers, gloo, {epochs} epochs", "s/epoch (median)",
+    )  # fmt: skip
+    table(
+        results, "recovery", "recovery_s",
         f"recovery: rank 1 SIGKILLed mid-epoch {kill} of {epochs}, checkpoint every epoch",
-        ["side", "kill → next epoch s", "× torchrun", "total s", "× torchrun"],
-        rows,
-    )
-    for part in ("overhead", "recovery"):
-        for side, r in results[part].items():
-            if "error" in r:
-                print(f"\n{part} {side} failed:\n{r['error']}")
+        "kill → next epoch s (median)",
+    )  # fmt: skip
+    for part, by_side in raw.items():
+        for side, runs in by_side.items():
+            for r in runs:
+                if "error" in r:
+                    print(f"\n{part} {side} failed:\n{r['error']}")
     if ray_problem:
         print(f"\nRay Train: {ray_problem}")
-    save("training", results)
+    save("training" if args.only is None else f"training_{args.only}", results)
 
 
 if __name__ == "__main__":

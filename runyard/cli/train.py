@@ -64,14 +64,15 @@ def parse_config(items: list[str]) -> dict[str, Any]:
 
 def _progress_table(progress: Any, workers: int, started: bool) -> Table:
     table = Table(title=f"training on {workers} worker(s)", show_header=True)
-    for column in ("attempt", "epoch", "restarts", "checkpoints", "metrics"):
+    for column in ("attempt", "workers", "epoch", "restarts", "checkpoints", "metrics"):
         table.add_column(column)
     if progress is None:
-        table.add_row("0", "-", "0", "0", "starting workers…" if not started else "")
+        table.add_row("0", str(workers), "-", "0", "0", "starting workers…" if not started else "")
         return table
     metrics = "  ".join(f"{k}={v:.4g}" for k, v in sorted(progress.metrics.items()))
     table.add_row(
         str(progress.attempt),
+        str(progress.world_size or workers),
         "-" if progress.epoch is None else str(progress.epoch),
         str(progress.restarts),
         str(progress.checkpoints),
@@ -87,6 +88,13 @@ def register(app: typer.Typer) -> None:
     def train_command(
         target: Annotated[str, typer.Argument(help="FILE.py:FUNCTION or MODULE:FUNCTION.")],
         workers: Annotated[int, typer.Option(help="Number of workers.")] = 1,
+        min_workers: Annotated[
+            int | None,
+            typer.Option(help="Allow restarts on fewer workers, down to this (Ray)."),
+        ] = None,
+        placement_timeout: Annotated[
+            float, typer.Option(help="Seconds a (re)start waits for room for min-workers.")
+        ] = 60.0,
         config: Annotated[
             list[str] | None, typer.Option("--config", "-c", help="KEY=VALUE, repeatable.")
         ] = None,
@@ -109,6 +117,8 @@ def register(app: typer.Typer) -> None:
                 fn,
                 config=parse_config(config or []),
                 workers=workers,
+                min_workers=min_workers,
+                placement_timeout=placement_timeout,
                 executor=executor,
                 gpus_per_worker=gpus_per_worker,
                 max_restarts=max_restarts,
@@ -125,7 +135,8 @@ def register(app: typer.Typer) -> None:
             resumed = restart.resumed_from_epoch
             console.print(
                 f"  restart {restart.attempt}: {restart.cause} "
-                f"(resumed after epoch {resumed if resumed is not None else '-'})"
+                f"(resumed after epoch {resumed if resumed is not None else '-'}, "
+                f"on {restart.world_size} worker(s))"
             )
         if result.checkpoint is not None:
             console.print(

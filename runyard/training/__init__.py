@@ -13,6 +13,7 @@ from __future__ import annotations
 from runyard.training.api import train
 from runyard.training.checkpoint import CheckpointPolicy, load_checkpoint
 from runyard.training.context import TrainContext
+from runyard.training.errors import NotEnoughWorkers
 from runyard.training.result import (
     CheckpointRef,
     RestartRecord,
@@ -25,6 +26,7 @@ from runyard.training.sampler import ShardedSampler
 __all__ = [
     "CheckpointPolicy",
     "CheckpointRef",
+    "NotEnoughWorkers",
     "RestartRecord",
     "ShardedSampler",
     "TrainContext",

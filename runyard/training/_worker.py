@@ -25,8 +25,16 @@ from runyard.training.context import TrainContext
 __all__ = ["run_worker"]
 
 
-def run_worker(spec: WorkerSpec) -> WorkerOutcome:
-    """Run the user's training function as rank ``spec.rank``; never raises."""
+def run_worker(spec: WorkerSpec, keep: list[Any] | None = None) -> WorkerOutcome:
+    """Run the user's training function as rank ``spec.rank``; never raises.
+
+    Args:
+        spec: the rank's orders.
+        keep: where to park the context (and so the DDP model) instead of freeing it, for
+            a process that exits with ``os._exit`` right after. Freeing a DDP model frees
+            its gloo process group, whose destructor joins a thread that may need the GIL
+            the freeing thread holds: a deadlock, now and then, at the very end of a run.
+    """
     import torch
     import torch.distributed as dist
 
@@ -55,6 +63,8 @@ def run_worker(spec: WorkerSpec) -> WorkerOutcome:
         )
         _seed(spec.seed)
         ctx = TrainContext(spec, store, device)
+        if keep is not None:
+            keep.append(ctx)
         if spec.rank == 0:  # open the tracking store while the user's code sets up
             threading.Thread(target=ctx._open_run_early, daemon=True).start()
         spec.fn(ctx)

@@ -21,6 +21,7 @@ def train(
     *,
     config: Mapping[str, Any] | None = None,
     workers: int = 1,
+    min_workers: int | None = None,
     executor: str | Executor | None = "process",
     gpus_per_worker: float = 0,
     cpus_per_worker: float = 1,
@@ -31,6 +32,7 @@ def train(
     checkpoints: CheckpointPolicy | None = None,
     retry_user_errors: bool = False,
     collective_timeout: float = 300.0,
+    placement_timeout: float = 60.0,
     tracking_uri: str | None = None,
     artifact_uri: str | None = None,
     on_progress: Callable[[TrainProgress], None] | None = None,
@@ -47,6 +49,10 @@ def train(
             cloudpickle (module-level, ``__main__`` or a closure all work).
         config: the function's config (``ctx.config``), logged as the run's params.
         workers: the number of workers (the world size).
+        min_workers: allow elastic sizes: a start or restart that finds room for fewer than
+            ``workers`` (a node was lost) trains on as many as fit, down to
+            ``min_workers``. None (the default) means exactly ``workers``. Local processes
+            always get all ``workers``; on Ray, see docs/training.md.
         executor: ``"process"`` (local processes, gloo / NCCL), ``"ray"`` or
             ``"ray:ADDRESS"`` (Ray workers), or an :class:`Executor` that runs the workers.
         gpus_per_worker: GPUs per worker; 0 trains on CPU with gloo.
@@ -58,6 +64,8 @@ def train(
         checkpoints: retention (default: keep the last 2).
         retry_user_errors: also restart after an exception in ``fn``.
         collective_timeout: seconds a collective or the rendezvous waits for a peer.
+        placement_timeout: seconds a start or restart waits for the cluster to have room for
+            ``min_workers`` workers before the run fails with :class:`NotEnoughWorkers`.
         tracking_uri: the tracking store (default from the environment).
         artifact_uri: where checkpoints go (default from the environment).
         on_progress: called in this process with each new :class:`TrainProgress`.
@@ -69,6 +77,8 @@ def train(
         InvalidArgument: bad arguments; nothing was started.
         UserCodeError: ``fn`` raised; the run is FAILED, the user's traceback is kept.
         WorkerLost: workers kept dying after ``max_restarts`` restarts; the run is FAILED.
+        NotEnoughWorkers: (a ``WorkerLost``) the cluster had no room for ``min_workers``
+            workers within ``placement_timeout``; the run is FAILED.
 
     Example:
         >>> import runyard as ry
@@ -77,6 +87,7 @@ def train(
         ...     experiment="digits",
         ... )
         >>> result.run_id, result.metrics["val_acc"], result.checkpoint.epoch  # doctest: +SKIP
+        >>> ry.train(train_loop, workers=4, min_workers=2, executor="ray")  # doctest: +SKIP
     """
     if not callable(fn):
         raise InvalidArgument(f"train needs a function, got {type(fn).__name__}")
@@ -87,10 +98,17 @@ def train(
         raise InvalidArgument("gpus_per_worker must be >= 0 and cpus_per_worker > 0")
     if not collective_timeout > 0:
         raise InvalidArgument(f"collective_timeout must be positive, got {collective_timeout}")
+    if not placement_timeout > 0:
+        raise InvalidArgument(f"placement_timeout must be positive, got {placement_timeout}")
+    fewest = workers if min_workers is None else min_workers
+    if isinstance(fewest, bool) or not isinstance(fewest, int) or not 1 <= fewest <= workers:
+        raise InvalidArgument(
+            f"min_workers must be an integer from 1 to workers ({workers}), got {min_workers!r}"
+        )
     if config is not None and not isinstance(config, Mapping):
         raise InvalidArgument(f"config must be a mapping, got {type(config).__name__}")
-    launcher = _launcher(executor, gpus_per_worker, standby=max_restarts > 0)
-    launcher.check(workers)
+    launcher = _launcher(executor, gpus_per_worker)
+    launcher.check(workers, fewest)
     module = getattr(fn, "__module__", None)
     launcher.prepare(workers, [module] if module and module != "__main__" else [])
 
@@ -107,6 +125,7 @@ def train(
         params=plain_config,
         tags={
             "runyard.train.workers_count": workers,
+            "runyard.train.min_workers": fewest,
             "runyard.train.launcher": launcher.describe(workers),
             "runyard.train.seed": seed,
             "runyard.train.max_restarts": max_restarts,
@@ -122,6 +141,8 @@ def train(
         client.artifacts,
         launcher,
         workers=workers,
+        min_workers=fewest,
+        placement_timeout_s=placement_timeout,
         max_restarts=max_restarts,
         retry_user_errors=retry_user_errors,
         policy=checkpoints or CheckpointPolicy(),
@@ -136,7 +157,7 @@ def train(
     return supervisor.run()
 
 
-def _launcher(executor: str | Executor | None, gpus: float, standby: bool) -> Launcher:
+def _launcher(executor: str | Executor | None, gpus: float) -> Launcher:
     kind = executor.partition(":")[0].strip().lower() if isinstance(executor, str) else ""
     if isinstance(executor, str) and kind == "ray":
         try:
@@ -164,7 +185,7 @@ def _launcher(executor: str | Executor | None, gpus: float, standby: bool) -> La
                 "on CPU (gloo), or executor='ray' for a cluster with GPUs"
             )
     if kind == "process" or executor is None:
-        return LocalLauncher(None, standby=standby)
+        return LocalLauncher(None)
     from runyard.executors import get_executor
 
     return LocalLauncher(get_executor(executor))

@@ -146,7 +146,17 @@ class TrainContext:
         batches = DataLoader(
             dataset, batch_size=batch_size, sampler=sampler.indices(), **dataloader_options
         )
+        if self.rank == 0:  # the data and the model are loaded: their libraries are known
+            self._publish_modules()
         return self._with_fault_hook(batches, epoch)
+
+    def _publish_modules(self) -> None:
+        """Tell the launcher (once) what to import in advance for a restart's workers."""
+        if not self._modules_published:
+            from runyard.training._standby import importable_modules
+
+            publish_json(self._store, self._spec.rendezvous, "modules", importable_modules())
+            self._modules_published = True
 
     def _with_fault_hook(self, batches: Any, epoch: int) -> Iterator[Any]:
         middle = len(batches) // 2
@@ -239,11 +249,7 @@ class TrainContext:
                 raise InvalidArgument("report(checkpoint=True) needs step= (the epoch)")
             self._save(epoch, values, extra or {})
         if self.rank == 0:
-            if not self._modules_published:
-                from runyard.training._standby import importable_modules
-
-                publish_json(self._store, self._spec.rendezvous, "modules", importable_modules())
-                self._modules_published = True
+            self._publish_modules()
             publish_json(
                 self._store,
                 self._spec.rendezvous,

@@ -88,12 +88,15 @@ class RestartRecord:
         cause: what happened (``"worker lost: rank 1 ... killed by SIGKILL"``).
         resumed_from_epoch: the checkpoint's epoch the new attempt resumes from, None when
             no checkpoint existed yet (the attempt starts from scratch).
+        world_size: how many workers the new attempt trains on (fewer than before when a
+            node was lost and ``min_workers`` allowed it).
     """
 
     attempt: int
     time_ms: int
     cause: str
     resumed_from_epoch: int | None
+    world_size: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -102,6 +105,7 @@ class RestartRecord:
             "time_ms": self.time_ms,
             "cause": self.cause,
             "resumed_from_epoch": self.resumed_from_epoch,
+            "world_size": self.world_size,
         }
 
 
@@ -115,6 +119,7 @@ class TrainProgress:
         metrics: the metrics of the last report.
         restarts: how many restarts so far.
         checkpoints: how many checkpoints this run has recorded.
+        world_size: how many workers the running attempt trains on.
     """
 
     attempt: int
@@ -122,6 +127,7 @@ class TrainProgress:
     metrics: Mapping[str, float]
     restarts: int
     checkpoints: int = 0
+    world_size: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,9 @@ attempt through a launcher until one finishes, a user error ends the run, or the
 run out, and records on the run:
 
 * tags ``runyard.train.restarts`` (the count) and ``runyard.train.restart.<n>`` (JSON: time,
-  cause, epoch resumed from) for each restart, as it happens;
-* tag ``runyard.train.workers`` (JSON: host and pid of each rank) for each attempt;
+  cause, epoch resumed from, the new world size) for each restart, as it happens;
+* tags ``runyard.train.world_size`` (the running attempt's) and ``runyard.train.workers``
+  (JSON: host and pid of each rank) for each attempt;
 * on failure, ``runyard.error`` and the failing rank's traceback as ``training/error.txt``;
 * at the end, ``training/summary.json`` (attempts, restarts, checkpoints) and the status.
 """
@@ -24,6 +25,7 @@ from runyard.training._attempt import AttemptOutcome
 from runyard.training._rendezvous import RendezvousHost
 from runyard.training._spec import RemoteTraceback, WorkerOutcome, WorkerSpec
 from runyard.training.checkpoint import CheckpointPolicy, read_index
+from runyard.training.errors import NotEnoughWorkers
 from runyard.training.result import RestartRecord, TrainProgress, TrainResult
 
 if TYPE_CHECKING:
@@ -47,8 +49,17 @@ class Launcher(Protocol):
     def close(self) -> None:
         """Release what the launcher holds between attempts."""
 
-    def check(self, workers: int) -> None:
-        """Refuse a worker count the launcher cannot host."""
+    def check(self, workers: int, min_workers: int) -> None:
+        """Refuse a group the launcher can never host."""
+
+    def size(
+        self, workers: int, min_workers: int, cpus: float, gpus: float, timeout_s: float
+    ) -> int:
+        """How many workers the next attempt gets (reserving room for them where needed).
+
+        Raises:
+            NotEnoughWorkers: no room for ``min_workers`` within ``timeout_s``.
+        """
 
     def run_attempt(
         self,
@@ -68,7 +79,9 @@ class Supervisor:
         run: the tracked run (the supervisor ends it).
         cas: the artifact store the checkpoints go to.
         launcher: where the workers run.
-        workers: the world size.
+        workers: the world size asked for.
+        min_workers: the smallest world size an attempt may run with.
+        placement_timeout_s: how long a (re)start waits for room for ``min_workers``.
         max_restarts: restarts allowed after lost workers.
         retry_user_errors: restart after user errors too (they count against max_restarts).
         policy: checkpoint retention.
@@ -88,6 +101,8 @@ class Supervisor:
         launcher: Launcher,
         *,
         workers: int,
+        min_workers: int,
+        placement_timeout_s: float,
         max_restarts: int,
         retry_user_errors: bool,
         policy: CheckpointPolicy,
@@ -105,6 +120,9 @@ class Supervisor:
         self._cas = cas
         self._launcher = launcher
         self._workers = workers
+        self._min_workers = min_workers
+        self._placement_timeout = placement_timeout_s
+        self._world = workers
         self._max_restarts = max_restarts
         self._retry_user_errors = retry_user_errors
         self._policy = policy
@@ -126,10 +144,12 @@ class Supervisor:
             UserCodeError: the training function raised (the user's exception and traceback
                 are its ``__cause__``).
             WorkerLost: workers kept dying after ``max_restarts`` restarts.
+            NotEnoughWorkers: no room for ``min_workers`` workers.
         """
         rendezvous = RendezvousHost(self._launcher.host, timeout_s=self._timeout)
         try:
             attempt = 0
+            self._world = self._size(None)
             while True:
                 outcome = self._attempt(attempt, rendezvous)
                 if outcome.ok:
@@ -138,6 +158,7 @@ class Supervisor:
                 if not retry or len(self._restarts) >= self._max_restarts:
                     raise self._fail(outcome)
                 attempt += 1
+                self._world = self._size(outcome)
                 self._record_restart(attempt, outcome)
             return self._finish()
         except KeyboardInterrupt:
@@ -152,6 +173,17 @@ class Supervisor:
 
     # -- attempts -------------------------------------------------------------------------
 
+    def _size(self, after: AttemptOutcome | None) -> int:
+        """The next attempt's world size; ends the run FAILED when there is no room."""
+        try:
+            return self._launcher.size(
+                self._workers, self._min_workers, self._cpus, self._gpus, self._placement_timeout
+            )
+        except NotEnoughWorkers as e:
+            error = NotEnoughWorkers(f"{after.cause}; then {e}" if after is not None else str(e))
+            self._end_failed(error)
+            raise error from e
+
     def _attempt(self, attempt: int, rendezvous: RendezvousHost) -> AttemptOutcome:
         index = tuple(read_index(self._run.store, self._cas, self._run.run_id))
         specs = [
@@ -159,7 +191,7 @@ class Supervisor:
                 fn=self._fn,
                 config=self._config,
                 rank=rank,
-                world_size=self._workers,
+                world_size=self._world,
                 local_rank=rank,
                 attempt=attempt,
                 seed=self._seed,
@@ -173,16 +205,17 @@ class Supervisor:
                 gpus=self._gpus,
                 collective_timeout_s=self._timeout,
             )
-            for rank in range(self._workers)
+            for rank in range(self._world)
         ]
         self._workers_tagged = False
+        self._run.set_tags({"runyard.train.world_size": self._world})
         return self._launcher.run_attempt(
             specs, rendezvous, on_poll=lambda: self._poll(attempt, rendezvous)
         )
 
     def _poll(self, attempt: int, rendezvous: RendezvousHost) -> None:
         if not self._workers_tagged:
-            where = [rendezvous.read_json(attempt, f"worker/{r}") for r in range(self._workers)]
+            where = [rendezvous.read_json(attempt, f"worker/{r}") for r in range(self._world)]
             if all(w is not None for w in where):
                 self._workers_tagged = True
                 self._run.set_tags({"runyard.train.workers": json.dumps(where)})
@@ -196,6 +229,7 @@ class Supervisor:
             metrics=dict(data["metrics"]) if data else {},
             restarts=len(self._restarts),
             checkpoints=data["checkpoints"] if data else 0,
+            world_size=self._world,
         )
         if progress != self._last_progress:
             self._last_progress = progress
@@ -206,7 +240,7 @@ class Supervisor:
     def _record_restart(self, attempt: int, outcome: AttemptOutcome) -> None:
         index = read_index(self._run.store, self._cas, self._run.run_id)
         resumed = max((c.epoch for c in index), default=None)
-        record = RestartRecord(attempt, outcome.failed_at_ms, outcome.cause, resumed)
+        record = RestartRecord(attempt, outcome.failed_at_ms, outcome.cause, resumed, self._world)
         self._restarts.append(record)
         self._run.set_tags(
             {
@@ -221,6 +255,7 @@ class Supervisor:
             {
                 "status": status.value,
                 "workers": self._workers,
+                "world_size": self._world,
                 "attempts": len(self._restarts) + 1,
                 "restarts": [r.to_json() for r in self._restarts],
                 "checkpoints": [c.to_json() for c in index],
@@ -239,10 +274,13 @@ class Supervisor:
                 f"training stopped after {len(self._restarts)} restart(s) "
                 f"(max_restarts={self._max_restarts}): {outcome.cause}"
             )
+        self._end_failed(error)
+        return error
+
+    def _end_failed(self, error: Exception) -> None:
         self._run.set_tags({"runyard.error": str(error)[:8000]})
         self._summary(RunStatus.FAILED)
         self._run.end(RunStatus.FAILED)
-        return error
 
     def _finish(self) -> TrainResult:
         index = read_index(self._run.store, self._cas, self._run.run_id)

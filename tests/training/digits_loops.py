@@ -23,6 +23,8 @@ def mlp() -> Any:
 
 def train_digits(ctx: Any) -> None:
     """The issue's loop: prepare, restore, sharded loader, report with checkpoint."""
+    import time
+
     import torch
 
     x, y = digits_data()
@@ -31,6 +33,7 @@ def train_digits(ctx: Any) -> None:
     state = ctx.restore(model=model, optimizer=opt)
     start = state.epoch + 1 if state else 0
     fail = ctx.config.get("raise_at")
+    pause = ctx.config.get("batch_sleep", 0)  # seconds per batch: time to stop a node mid-epoch
     for epoch in range(start, ctx.config["epochs"]):
         model.train()
         for xb, yb in ctx.loader((x, y), batch_size=64, epoch=epoch):
@@ -38,6 +41,8 @@ def train_digits(ctx: Any) -> None:
             loss = torch.nn.functional.cross_entropy(model(xb), yb)
             loss.backward()
             opt.step()
+            if pause:
+                time.sleep(pause)
         if fail is not None and fail == [ctx.rank, epoch]:
             raise ValueError(f"bad batch statistics at epoch {epoch}")
         model.eval()

@@ -46,6 +46,7 @@ def cli() -> typer.Typer:
     return app
 
 
+@pytest.mark.slow
 def test_train_runs_a_function_from_a_file_on_two_workers(tmp_path: Path) -> None:
     script = tmp_path / "job.py"
     script.write_text(SCRIPT)
@@ -60,6 +61,7 @@ def test_train_runs_a_function_from_a_file_on_two_workers(tmp_path: Path) -> Non
     assert run.metrics["loss"].count == 2
 
 
+@pytest.mark.slow
 def test_user_error_from_the_cli_is_a_user_code_error(tmp_path: Path) -> None:
     script = tmp_path / "job.py"
     script.write_text(SCRIPT)

@@ -21,6 +21,8 @@ from runyard.training._faults import FAULT_ENV
 from tests.training.conftest import CONFIG, final_weights
 from tests.training.digits_loops import train_digits
 
+pytestmark = pytest.mark.slow  # every test here trains on real worker processes
+
 
 def same_weights(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -14,6 +14,7 @@ from tests.training import digits_loops
 from tests.training.conftest import CONFIG, final_weights
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

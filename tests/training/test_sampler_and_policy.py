@@ -9,6 +9,7 @@ from runyard.errors import InvalidArgument
 from runyard.tracking.client import Client
 from runyard.training import CheckpointPolicy, CheckpointRef, ShardedSampler, train
 from runyard.training.checkpoint import retain
+from runyard.training.launch_ray import workers_that_fit
 from tests.training.digits_loops import train_digits
 
 
@@ -73,6 +74,9 @@ def test_a_bad_retention_policy_is_refused(kwargs: dict[str, object], message: s
         ({"executor": "inline", "workers": 2}, "runs 1 task"),
         ({"config": [1, 2]}, "config must be a mapping"),
         ({"executor": "dask"}, "unknown executor 'dask'"),
+        ({"workers": 2, "min_workers": 3}, "min_workers must be an integer from 1 to workers"),
+        ({"workers": 2, "min_workers": 0}, "min_workers must be an integer from 1 to workers"),
+        ({"placement_timeout": 0}, "placement_timeout must be positive"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_recorded(
@@ -81,3 +85,25 @@ def test_bad_arguments_are_refused_before_anything_is_recorded(
     with pytest.raises(InvalidArgument, match=message):
         train(train_digits, experiment="never", **kwargs)  # type: ignore[arg-type]
     assert all(e.name != "never" for e in Client().list_experiments())
+
+
+def test_elastic_sizing_counts_only_what_alive_nodes_can_host() -> None:
+    nodes = [
+        {"Alive": True, "Resources": {"CPU": 4.0, "GPU": 1.0}},
+        {"Alive": True, "Resources": {"CPU": 1.0}},
+        {"Alive": False, "Resources": {"CPU": 8.0, "GPU": 4.0}},  # a lost node
+    ]
+    assert workers_that_fit(nodes, cpus=1, gpus=0) == 5
+    assert workers_that_fit(nodes, cpus=2, gpus=0) == 2
+    assert workers_that_fit(nodes, cpus=1, gpus=1) == 1
+    assert workers_that_fit(nodes, cpus=0.5, gpus=0.5) == 2
+
+
+def test_a_changed_world_size_still_visits_every_example_once_per_epoch() -> None:
+    """After an elastic restart on fewer workers, the resumed epoch neither skips nor repeats."""
+    before = shards(101, 2, seed=3, epoch=5)
+    after = shards(101, 1, seed=3, epoch=5)
+    assert sorted(after[0]) == list(range(101))
+    # the same global order, sharded over the new world
+    assert after[0] == ShardedSampler(101, 0, 1, seed=3, epoch=5).order()
+    assert set(before[0]) | set(before[1]) == set(after[0])
