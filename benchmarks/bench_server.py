@@ -5,14 +5,19 @@ console entry point, ``runyard.cli.app:main``):
 
 1. ingest with the stock ``mlflow`` client (``log_batch`` of 1000 points), 1 and 4 client
    processes -> points/s; once per ``--workers`` count of the runyard server (the MLflow
-   server always runs with 1 worker, the baseline of every ratio);
+   server runs with ``--mlflow-workers`` workers, 1 by default: the baseline of every ratio);
 2. ingest with runyard's native REST client (columnar ``log_batch`` of 10,000 points) ->
    points/s, compared with the mlflow client against MLflow;
 3. ``runs/search`` ordered by a metric over N runs, through MLflow's REST endpoint on both
    servers (same request, 100 results, median of 7);
 4. history of R runs x S steps downsampled to 1000 points for a chart: runyard
-   ``/api/v1/metrics/histories`` with ``max_points=1000`` vs MLflow's
-   ``get-history-bulk-interval`` (``max_results=1000``; on 10 runs, see below).
+   ``/api/v1/metrics/histories`` with ``max_points=1000`` (JSON; Arrow IPC also timed) vs
+   MLflow's ``get-history-bulk-interval`` (``max_results=1000``; on 10 runs, see below).
+
+Servers and client processes share this machine's cores (the JSON records how many, and the
+load average before and after): with 4 client processes every process competes for CPU, and
+the stock ``mlflow`` client's own CPU time per 1000-point ``log_batch`` bounds the ratio.
+Both servers run on uvicorn, so both get uvloop/httptools when they are installed.
 
 Population (not timed): the N runs of (3) are written by **bulk inserts into each store's own
 tables** through ``sqlite3`` — runyard's ``runs``, ``params``, ``metric_summaries`` and
@@ -103,7 +108,7 @@ def start_runyard(root: Path, workers: int) -> tuple[subprocess.Popen[bytes], st
     return server
 
 
-def start_mlflow(root: Path) -> tuple[subprocess.Popen[bytes], str, str]:
+def start_mlflow(root: Path, workers: int = 1) -> tuple[subprocess.Popen[bytes], str, str]:
     (port,) = _ports(1)
     db = root / "mlflow.db"
     proc = subprocess.Popen(
@@ -119,7 +124,7 @@ def start_mlflow(root: Path) -> tuple[subprocess.Popen[bytes], str, str]:
             "--port",
             str(port),
             "--workers",
-            "1",
+            str(workers),
         ],
         env={**os.environ, **QUIET_ENV},
         start_new_session=True,
@@ -391,6 +396,16 @@ def history(servers: Servers, runs: int, steps: int) -> dict[str, float | None]:
             times.append(time.perf_counter() - t)
         out["runyard_ms"] = statistics.median(times) * 1000
         times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            r = c.post(
+                servers["runyard"][1] + "/api/v1/metrics/histories",
+                json={"run_ids": ry_ids, "key": "loss", "max_points": 1000, "format": "arrow"},
+            )
+            r.raise_for_status()
+            times.append(time.perf_counter() - t)
+        out["runyard_arrow_ms"] = statistics.median(times) * 1000
+        times = []
         try:
             for _ in range(3):
                 t = time.perf_counter()
@@ -418,6 +433,12 @@ def main() -> None:
         default=[1],
         help="runyard server worker counts to measure ingest with (e.g. 1 2)",
     )
+    ap.add_argument(
+        "--mlflow-workers",
+        type=int,
+        default=1,
+        help="worker processes of the mlflow server (the baseline of every ratio)",
+    )
     args = ap.parse_args()
     sizes = (
         {"batches": 5, "native_batches": 10, "runs": 2000, "hist_runs": 10, "hist_steps": 10_000}
@@ -434,12 +455,17 @@ def main() -> None:
     cmd = "python benchmarks/bench_server.py" + (" --quick" if args.quick else "")
     if args.workers != [1]:
         cmd += " --workers " + " ".join(map(str, args.workers))
+    if args.mlflow_workers != 1:
+        cmd += f" --mlflow-workers {args.mlflow_workers}"
     results: dict[str, object] = {
         "command": cmd,
+        "cpus": os.cpu_count(),
+        "load_average_before": os.getloadavg(),
         "sizes": sizes,
         "population": "bulk inserts into each store's own tables via sqlite3 (see docstring)",
     }
-    servers: Servers = {"mlflow": start_mlflow(root)}
+    results["mlflow_workers"] = args.mlflow_workers
+    servers: Servers = {"mlflow": start_mlflow(root, args.mlflow_workers)}
     try:
         rows = []
         ml_pps: dict[int, float] = {}
@@ -470,13 +496,29 @@ def main() -> None:
                     "ratio_native": nat / ml,
                 }
         print_table(
-            "ingest (points/s; mlflow server: 1 worker)",
+            f"ingest (points/s; mlflow server: {args.mlflow_workers} worker(s))",
             ["case", "mlflow server", "runyard", "ratio", "goal"],
             rows,
         )
         if args.workers[-1] != 1:  # search and history against a 1-worker server
             stop({"runyard": servers.pop("runyard")})
             servers["runyard"] = start_runyard(root / "w1-read", 1)
+        # history first: MLflow's timed-out search keeps its server busy for minutes
+        h = history(servers, sizes["hist_runs"], sizes["hist_steps"])
+        results["history"] = {**h, "runs": sizes["hist_runs"], "steps": sizes["hist_steps"]}
+        print_table(
+            f"history downsampled to 1000 points ({sizes['hist_runs']} runs x "
+            f"{sizes['hist_steps']} steps; mlflow on {h['mlflow_runs']} runs) (ms, median)",
+            ["mlflow server", "runyard (JSON)", "runyard (Arrow)", "goal"],
+            [
+                [
+                    h["mlflow_ms"] if h["mlflow_ms"] is not None else "n/a",
+                    h["runyard_ms"],
+                    h["runyard_arrow_ms"],
+                    "<=100 ms",
+                ]
+            ],
+        )
         exps = populate(servers, sizes["runs"])
         s_ry = time_search(servers["runyard"][1], exps["runyard"])
         s_ml = time_search(servers["mlflow"][1], exps["mlflow"], timeout_s=MLFLOW_SEARCH_TIMEOUT_S)
@@ -495,23 +537,13 @@ def main() -> None:
             ["mlflow server", "runyard", "speed-up", "goal"],
             [[ml_cell, s_ry, speedup, "<=150 ms"]],
         )
-        h = history(servers, sizes["hist_runs"], sizes["hist_steps"])
-        results["history"] = {**h, "runs": sizes["hist_runs"], "steps": sizes["hist_steps"]}
-        print_table(
-            f"history downsampled to 1000 points ({sizes['hist_runs']} runs x "
-            f"{sizes['hist_steps']} steps; mlflow on {h['mlflow_runs']} runs) (ms, median)",
-            ["mlflow server", "runyard", "goal"],
-            [
-                [
-                    h["mlflow_ms"] if h["mlflow_ms"] is not None else "n/a",
-                    h["runyard_ms"],
-                    "<=100 ms",
-                ]
-            ],
-        )
     finally:
         stop(servers)
-    save("server" + ("_quick" if args.quick else ""), results)
+    results["load_average_after"] = os.getloadavg()
+    suffix = ("_quick" if args.quick else "") + (
+        f"_mlflow{args.mlflow_workers}w" if args.mlflow_workers != 1 else ""
+    )
+    save("server" + suffix, results)
 
 
 if __name__ == "__main__":

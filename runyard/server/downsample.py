@@ -22,16 +22,25 @@ def downsample(series: MetricSeries, max_points: int) -> MetricSeries:
 
     Example:
         >>> from array import array
-        >>> s = MetricSeries("r", "m", array("q", range(10)), array("d", range(10)),
-        ...                  array("q", [0] * 10))
-        >>> list(downsample(s, 4).steps)
-        [0, 4, 5, 9]
+        >>> s = MetricSeries("r", "m", array("q", range(10)),
+        ...                  array("d", [0, 5, 1, 1, 1, 1, 1, 1, -3, 1]), array("q", [0] * 10))
+        >>> list(downsample(s, 6).steps)  # first, last, and each half's min and max
+        [0, 1, 5, 8, 9]
     """
     n = len(series)
     if n <= max_points:
         return series
     values = np.frombuffer(series.values, dtype=np.float64)
-    buckets = max(1, (max_points - 2) // 2)
+    buckets = (max_points - 2) // 2
+    if buckets < 1:  # room for the first and last points only
+        ends = [0, n - 1]
+        return MetricSeries(
+            series.run_id,
+            series.key,
+            array("q", [series.steps[i] for i in ends]),
+            array("d", [series.values[i] for i in ends]),
+            array("q", [series.timestamps[i] for i in ends]),
+        )
     size = -(-n // buckets)
     padded = np.full(buckets * size, np.nan)
     padded[:n] = values

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 
 from runyard.errors import InvalidArgument
@@ -33,9 +34,12 @@ async def payload(request: Request) -> dict[str, Any]:
     if not raw.strip():
         return dict(request.query_params)
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InvalidArgument(f"malformed JSON body: {e}") from e
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:  # orjson refuses what json accepts (NaN literals, ints over 64 bits): ask json
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise InvalidArgument(f"malformed JSON body: {e}") from e
     if not isinstance(body, dict):
         raise InvalidArgument("the JSON body must be an object")
     return body

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from array import array
 from typing import Any
 
+import numpy as np
 from fastapi import APIRouter
 
 from runyard.entities import LifecycleStage, Metric, RunStatus
 from runyard.errors import InvalidArgument, NotFound
 from runyard.server.context import ServerContext
+from runyard.server.ingest import log_columns
 from runyard.server.mlflow_compat._handler import add_routes
 from runyard.server.mlflow_compat.convert import (
     RUN_NAME_TAG,
@@ -26,6 +29,7 @@ from runyard.server.mlflow_compat.convert import (
 from runyard.server.mlflow_compat.experiment_search import search_experiments
 from runyard.tracking.filter import decode_page_token, encode_page_token
 from runyard.tracking.store.base import ViewType
+from runyard.wire.arrow_batch import Columns, group_by_key
 
 __all__ = ["router"]
 
@@ -225,15 +229,60 @@ def _pairs(p: Fields, field: str) -> dict[str, str]:
     return tags_from(p, field)
 
 
+def _plain_columns(raw: list[Any]) -> Columns | None:
+    """The common batch (string keys, numeric values, int steps and timestamps) as columns.
+
+    None when any metric needs :func:`_metric`'s checks and conversions (strings, missing
+    fields, other types), which then also produce the error message.
+    """
+    try:
+        keys = [m["key"] for m in raw]
+        values = array("d", [m["value"] for m in raw])
+        steps = [m.get("step", 0) for m in raw]
+        stamps = [m["timestamp"] for m in raw]
+    except (TypeError, KeyError, AttributeError, OverflowError):
+        return None
+    if not all(type(k) is str and k for k in keys):
+        return None
+    if not all(type(s) is int for s in steps) or not all(type(t) is int for t in stamps):
+        return None
+    try:
+        step_col, stamp_col = array("q", steps), array("q", stamps)
+    except OverflowError:
+        return None
+    return group_by_key(
+        keys,
+        np.frombuffer(step_col, np.int64),
+        np.frombuffer(values, np.float64),
+        np.frombuffer(stamp_col, np.int64),
+    )
+
+
+def _metric_columns(raw: list[Any]) -> Columns:
+    plain = _plain_columns(raw)
+    if plain is not None:
+        return plain
+    metrics = [_metric(m) for m in raw]
+    try:
+        return group_by_key(
+            [m.key for m in metrics],
+            np.array([m.step for m in metrics], np.int64),
+            np.array([m.value for m in metrics], np.float64),
+            np.array([m.timestamp for m in metrics], np.int64),
+        )
+    except OverflowError as e:
+        raise InvalidArgument("a metric step or timestamp does not fit in 64 bits") from e
+
+
 def log_batch(ctx: ServerContext, p: Fields) -> Fields:
-    """``runs/log-batch``."""
+    """``runs/log-batch``: metrics go to the store as columns (``runyard.server.ingest``)."""
     raw = p.get("metrics") or []
     if not isinstance(raw, list):
         raise InvalidArgument("'metrics' must be a list")
-    metrics = [_metric(m) for m in raw]
+    columns = _metric_columns(raw)
     run_id = _run_id(p)
-    ctx.store.log_batch(run_id, metrics, _pairs(p, "params"), _pairs(p, "tags"))
-    ctx.telemetry.add_points(len(metrics))
+    n = log_columns(ctx.store, run_id, columns, _pairs(p, "params"), _pairs(p, "tags"))
+    ctx.telemetry.add_points(n)
     return {}
 
 

@@ -353,6 +353,39 @@ class TrackingStore(abc.ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} has no pipeline cache")
 
+    def put_cache_entries(self, entries: Sequence[tuple[str, str]]) -> None:
+        """Store several ``(key, payload)`` entries, as :meth:`put_cache_entry` does each.
+
+        The default makes one :meth:`put_cache_entry` call per entry; backends override it
+        to write them all in one transaction.
+
+        Raises:
+            NotImplementedError: the backend has no cache (``supports_cache`` is False).
+            InvalidArgument: a key is empty or longer than 256 characters (nothing is
+                written).
+        """
+        for key, _ in entries:
+            if not key or len(key) > 256:
+                raise InvalidArgument("a cache key must have 1 to 256 characters")
+        for key, payload in entries:
+            self.put_cache_entry(key, payload)
+
+    def get_cache_entries(self, keys: Sequence[str]) -> dict[str, str]:
+        """The payloads stored under ``keys``, by key; keys with no entry are left out.
+
+        The default makes one :meth:`get_cache_entry` call per key; backends override it
+        to answer with one query.
+
+        Raises:
+            NotImplementedError: the backend has no cache (``supports_cache`` is False).
+        """
+        found = {}
+        for key in dict.fromkeys(keys):
+            payload = self.get_cache_entry(key)
+            if payload is not None:
+                found[key] = payload
+        return found
+
     def get_cache_entry(self, key: str) -> str | None:
         """The payload stored under ``key``, or None.
 

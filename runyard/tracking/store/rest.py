@@ -13,7 +13,6 @@ never duplicates points. A bearer token comes from the ``token`` argument or
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import time
@@ -54,6 +53,7 @@ from runyard.errors import (
 from runyard.tracking.store.base import TrackingStore, ViewType
 from runyard.tracking.store.rest_registry import RestRegistryMixin
 from runyard.wire import ExperimentOut, ExperimentPage, RunOut, RunPage, SeriesOut
+from runyard.wire.arrow_batch import ARROW_STREAM, arrow_body
 
 __all__ = ["TOKEN_ENV", "RestTrackingStore"]
 
@@ -78,12 +78,6 @@ _BY_STATUS: dict[int, type[RunyardError]] = {
     503: StoreUnavailable,
 }
 _VIEWS = {LifecycleStage.ACTIVE: "active", LifecycleStage.DELETED: "deleted", None: "all"}
-
-
-def _finite_or_name(v: float) -> float | str:
-    if math.isfinite(v):
-        return v
-    return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
 
 
 def _error_from(response: httpx.Response, what: str) -> RunyardError:
@@ -200,14 +194,17 @@ class RestTrackingStore(RestRegistryMixin, TrackingStore):
         body: Any = None,
         params: Mapping[str, Any] | None = None,
         retry_all: bool = True,
+        content: bytes | None = None,
+        content_type: str = "application/json",
     ) -> httpx.Response:
         """Send a request, retrying transient failures; raise runyard errors for 4xx/5xx.
 
         ``retry_all=False`` retries only failures where the request surely was not applied
         (the connection was refused), for writes that are not idempotent.
         """
-        content = None if body is None else json.dumps(body, allow_nan=False).encode()
-        headers = {"Content-Type": "application/json"} if content is not None else None
+        if body is not None:
+            content = json.dumps(body, allow_nan=False).encode()
+        headers = {"Content-Type": content_type} if content is not None else None
         deadline = time.monotonic() + self._max_retry_s
         delay = 0.05
         while True:
@@ -378,20 +375,22 @@ class RestTrackingStore(RestRegistryMixin, TrackingStore):
         tags: Mapping[str, str] | None = None,
         batch_id: str | None = None,
     ) -> None:
-        """Append points and set params and tags; retried safely under one batch id."""
-        keys, values, steps, stamps = [], [], [], []
-        for m in metrics:
-            keys.append(m.key)
-            values.append(_finite_or_name(check_metric_value(m.key, m.value)))
-            steps.append(check_step(m.key, m.step))
-            stamps.append(int(m.timestamp))
-        body = {
-            "metrics": {"key": keys, "value": values, "step": steps, "timestamp": stamps},
-            "params": dict(params or {}),
-            "tags": dict(tags or {}),
-            "batch_id": batch_id or f"rest-{uuid.uuid4().hex}",
-        }
-        self._call("POST", f"/api/v1/runs/{_seg(run_id)}/batch", "log_batch", body=body)
+        """Append points and set params and tags; retried safely under one batch id.
+
+        The points travel as one Arrow IPC record batch (``POST .../batch/arrow``).
+        """
+        keys, values, steps, stamps = _metric_columns(metrics)
+        body = arrow_body(
+            keys,
+            values,
+            steps,
+            stamps,
+            params=dict(params or {}),
+            tags=dict(tags or {}),
+            batch_id=batch_id or f"rest-{uuid.uuid4().hex}",
+        )
+        path = f"/api/v1/runs/{_seg(run_id)}/batch/arrow"
+        self._call("POST", path, "log_batch", content=body, content_type=ARROW_STREAM)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove a tag. Raises NotFound."""
@@ -503,6 +502,39 @@ def _seg(value: str) -> str:
     from urllib.parse import quote
 
     return quote(str(value), safe="")
+
+
+def _int64_column(metrics: Sequence[Metric], raw: list[Any], what: str) -> array[int]:
+    if all(type(x) is int for x in raw):
+        try:
+            return array("q", raw)
+        except OverflowError:
+            pass
+    out: array[int] = array("q")
+    for m, x in zip(metrics, raw, strict=True):
+        n = check_step(m.key, x) if what == "step" else int(x)
+        if not -(2**63) <= n < 2**63:
+            raise InvalidArgument(f"metric {m.key!r}: {what} {n} does not fit in 64 bits")
+        out.append(n)
+    return out
+
+
+def _metric_columns(
+    metrics: Sequence[Metric],
+) -> tuple[list[str], array[float], array[int], array[int]]:
+    """Checked columns of the points (the checks of ``check_metric_value`` / ``check_step``)."""
+    keys = [m.key for m in metrics]
+    if not all(type(k) is str for k in keys):
+        bad = next(k for k in keys if type(k) is not str)
+        raise InvalidArgument(f"a metric key must be a string, got {bad!r}")
+    raw_values = [m.value for m in metrics]
+    try:
+        values = array("d", raw_values)
+    except TypeError:
+        values = array("d", [check_metric_value(m.key, m.value) for m in metrics])
+    steps = _int64_column(metrics, [m.step for m in metrics], "step")
+    stamps = _int64_column(metrics, [m.timestamp for m in metrics], "timestamp")
+    return keys, values, steps, stamps
 
 
 def _series_from_arrow(data: bytes, run_ids: list[str], key: str) -> list[MetricSeries]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import sqlalchemy as sa
 
 from runyard.errors import NotFound, ParamConflict
-from runyard.tracking.store.sql.metrics import append_points
+from runyard.tracking.store.sql.metrics import PointColumns, append_columns
 from runyard.tracking.store.sql.schema import applied_batches, params, runs, tags
 from runyard.tracking.store.sql.statements import insert_ignore, upsert
 
@@ -21,7 +23,7 @@ _STORED_PARAMS = sa.select(params.c.key, params.c.value).where(
 def apply_batch(
     conn: sa.Connection,
     run_id: str,
-    points: dict[str, list[tuple[int, float, int]]],
+    points: Mapping[str, PointColumns],
     param_values: dict[str, str],
     tag_values: dict[str, str],
     batch_id: str | None,
@@ -59,5 +61,5 @@ def apply_batch(
             upsert(conn, tags, ["run_id", "key"], ["value"]),
             [{"run_id": run_id, "key": k, "value": v} for k, v in tag_values.items()],
         )
-    append_points(conn, run_id, int(experiment_id), points)
+    append_columns(conn, run_id, int(experiment_id), points)
     return True

@@ -27,9 +27,12 @@ __all__ = ["load_experiments", "load_runs", "parse_experiment_id"]
 def parse_experiment_id(experiment_id: str) -> int:
     """The integer id behind an experiment id string. Raises NotFound for a non-integer."""
     try:
-        return int(str(experiment_id))
+        value = int(str(experiment_id))
     except ValueError as e:
         raise NotFound(f"experiment {experiment_id!r} does not exist") from e
+    if not -(2**63) <= value < 2**63:  # no such id can be stored
+        raise NotFound(f"experiment {experiment_id!r} does not exist")
+    return value
 
 
 def load_experiments(

@@ -94,6 +94,26 @@ metric_chunks = sa.Table(
     sa.Index("ix_metric_chunks_run_key", "run_id", "key", "chunk_id"),
 )
 
+metric_sketches = sa.Table(
+    "metric_sketches",
+    metadata,
+    sa.Column(
+        "chunk_id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        sa.ForeignKey("metric_chunks.chunk_id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column(
+        "run_id", sa.String(32), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("key", sa.String(250), nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Index("ix_metric_sketches_run_key", "run_id", "key", "chunk_id"),
+)
+"""Chart sketches of chunks (see :mod:`runyard.tracking.store.sql.sketch`), kept apart from
+the chunks so that reading them never walks the chunks' large blobs."""
+
 metric_summaries = sa.Table(
     "metric_summaries",
     metadata,

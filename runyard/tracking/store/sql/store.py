@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 
+import numpy as np
 import sqlalchemy as sa
 
 from runyard.config import resolve_artifact_uri
@@ -28,7 +29,7 @@ from runyard.entities import (
     Run,
     RunStatus,
 )
-from runyard.errors import AlreadyExists, InvalidArgument, NotFound
+from runyard.errors import AlreadyExists, InvalidArgument, NotFound, StoreError
 from runyard.tracking.filter import decode_page_token, encode_page_token, parse_filter
 from runyard.tracking.filter import parse_order_by as _parse_order_by
 from runyard.tracking.store.base import (
@@ -43,9 +44,9 @@ from runyard.tracking.store.base import (
 from runyard.tracking.store.sql import migrate
 from runyard.tracking.store.sql.batch import apply_batch
 from runyard.tracking.store.sql.end_runs import artifact_rows, end_runs_in, lineage_rows
-from runyard.tracking.store.sql.engine import get_engine
+from runyard.tracking.store.sql.engine import get_engine, write_lock
 from runyard.tracking.store.sql.errors import translate_errors
-from runyard.tracking.store.sql.metrics import read_series
+from runyard.tracking.store.sql.metrics import PointColumns, read_downsampled, read_series
 from runyard.tracking.store.sql.new_runs import insert_runs
 from runyard.tracking.store.sql.reader import load_experiments, load_runs, parse_experiment_id
 from runyard.tracking.store.sql.registry import SqlRegistryMixin
@@ -79,6 +80,7 @@ _CACHE_PAYLOAD = sa.select(cache_entries.c.payload).where(
 
 
 _RUN_EXISTS = sa.select(runs.c.run_id).where(runs.c.run_id == sa.bindparam("run_id"))
+_CACHE_LOOKUP_CHUNK = 500  # keys per query (SQLite allows 999 bound values)
 
 
 def _require_run(conn: sa.Connection, run_id: str) -> None:
@@ -129,15 +131,19 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
         self.uri = uri
         with translate_errors("open store"):
             self._engine = get_engine(uri)
+            self._write_lock = write_lock(uri)
             migrate.upgrade(self._engine)
 
     # -- plumbing --------------------------------------------------------------------------
 
     @contextmanager
     def _tx(self, what: str, write: bool = False) -> Iterator[sa.Connection]:
-        with translate_errors(what), self._engine.connect() as conn:
-            if write:
-                conn.execution_options(runyard_write=True)
+        if not write:
+            with translate_errors(what), self._engine.connect() as conn, conn.begin():
+                yield conn
+            return
+        with translate_errors(what), self._write_lock, self._engine.connect() as conn:
+            conn.execution_options(runyard_write=True)
             with conn.begin():
                 yield conn
 
@@ -371,7 +377,46 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
         batch_id: str | None = None,
     ) -> None:
         """Append metric points and set params and tags in one transaction."""
-        points = check_metrics(metrics)
+        points = {k: PointColumns.of(v) for k, v in check_metrics(metrics).items()}
+        self._log_checked(run_id, points, params, tags, batch_id)
+
+    def log_columns(
+        self,
+        run_id: str,
+        columns: Mapping[str, PointColumns],
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        batch_id: str | None = None,
+    ) -> None:
+        """:meth:`log_batch` for points already in columns: ``{key: PointColumns}``.
+
+        The server's ingest routes call this with what they parsed, so no point becomes a
+        Python object on the way. Same transaction, idempotency and errors as ``log_batch``.
+
+        Raises:
+            InvalidArgument: a key is invalid, or a key's columns differ in length or dtype.
+        """
+        checked: dict[str, PointColumns] = {}
+        for key, cols in columns.items():
+            check_key(key, "metric")
+            steps, values, stamps = (np.asarray(a) for a in cols)
+            if not len(steps) == len(values) == len(stamps):
+                raise InvalidArgument(f"metric {key!r}: step, value and timestamp lengths differ")
+            if steps.dtype != np.int64 or stamps.dtype != np.int64 or values.dtype != np.float64:
+                raise InvalidArgument(
+                    f"metric {key!r}: steps and timestamps must be int64, values float64"
+                )
+            checked[key] = PointColumns(steps, values, stamps)
+        self._log_checked(run_id, checked, params, tags, batch_id)
+
+    def _log_checked(
+        self,
+        run_id: str,
+        points: Mapping[str, PointColumns],
+        params: Mapping[str, str] | None,
+        tags: Mapping[str, str] | None,
+        batch_id: str | None,
+    ) -> None:
         param_values = check_params(params)
         tag_values = check_tags(tags)
         if batch_id is not None and (not isinstance(batch_id, str) or not 0 < len(batch_id) <= 128):
@@ -407,6 +452,36 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
                     raise NotFound(f"run {r!r} does not exist")
             return read_series(conn, list(run_ids), key)
 
+    def get_downsampled_histories(
+        self, run_ids: Sequence[str], key: str, max_points: int
+    ) -> list[MetricSeries]:
+        """:meth:`get_metric_histories` reduced for a chart to at most ``max_points`` each.
+
+        A longer series keeps, per bucket of consecutive points, its smallest and largest
+        point and its first and last points; long series are answered from the chunks'
+        stored sketches, without reading their points (see
+        :func:`runyard.tracking.store.sql.metrics.read_downsampled`).
+
+        Raises:
+            NotFound: a run does not exist.
+            InvalidArgument: ``max_points`` is below 2.
+        """
+        if not isinstance(max_points, int) or max_points < 2:
+            raise InvalidArgument(
+                f"max_points must be an integer of at least 2, got {max_points!r}"
+            )
+        if not run_ids:
+            return []
+        with self._tx("get_downsampled_histories") as conn:
+            wanted = set(run_ids)
+            found = set(
+                conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id.in_(wanted))).scalars()
+            )
+            for r in run_ids:
+                if r not in found:
+                    raise NotFound(f"run {r!r} does not exist")
+            return read_downsampled(conn, list(run_ids), key, max_points)
+
     def search_runs(
         self,
         experiment_ids: Sequence[str],
@@ -428,8 +503,8 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
         ids: list[int] = []
         for e in experiment_ids:
             try:
-                ids.append(int(str(e)))
-            except ValueError:
+                ids.append(parse_experiment_id(e))
+            except NotFound:  # not an id any experiment can have: matches nothing
                 continue
         with self._tx("search_runs") as conn:
             stages = dict(
@@ -531,6 +606,52 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
                 upsert(conn, cache_entries, ["key"], ["payload", "created"]),
                 {"key": key, "payload": payload, "created": _now_ms()},
             )
+
+    def put_cache_entries(self, entries: Sequence[tuple[str, str]]) -> None:
+        """Store several ``(key, payload)`` entries in one transaction; see the base class."""
+        if not entries:
+            return
+        for key, _ in entries:
+            if not key or len(key) > 256:
+                raise InvalidArgument("a cache key must have 1 to 256 characters")
+        now = _now_ms()
+        rows = [{"key": k, "payload": p, "created": now} for k, p in dict(entries).items()]
+        with self._tx("put_cache_entries", write=True) as conn:
+            conn.execute(upsert(conn, cache_entries, ["key"], ["payload", "created"]), rows)
+
+    def get_cache_entries(self, keys: Sequence[str]) -> dict[str, str]:
+        """The payloads stored under ``keys``, by key, in one query; see the base class.
+
+        A lookup is on the path of every pipeline cache hit, so it goes to the database
+        driver directly (one primary-key ``IN`` query on a pooled connection), which costs
+        a tenth of a statement built and run through SQLAlchemy.
+        """
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, str] = {}
+        if not wanted:
+            return found
+        mark = "?" if self._engine.dialect.paramstyle == "qmark" else "%s"
+        dbapi_error = self._engine.dialect.loaded_dbapi.Error
+        with translate_errors("get_cache_entries"):
+            raw = self._engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                try:
+                    for start in range(0, len(wanted), _CACHE_LOOKUP_CHUNK):
+                        chunk = wanted[start : start + _CACHE_LOOKUP_CHUNK]
+                        marks = ", ".join([mark] * len(chunk))
+                        cursor.execute(
+                            f"SELECT key, payload FROM cache_entries WHERE key IN ({marks})",
+                            chunk,
+                        )
+                        found.update((str(k), str(v)) for k, v in cursor.fetchall())
+                finally:
+                    cursor.close()
+            except dbapi_error as e:
+                raise StoreError(f"get_cache_entries: {e}") from e
+            finally:
+                raw.close()
+        return found
 
     def get_cache_entry(self, key: str) -> str | None:
         """The payload stored under ``key``, or None (one primary-key lookup)."""
