@@ -11,12 +11,16 @@ inline, on the process pool and on Ray, to show the three executors agree on res
 
     python benchmarks/bench_ray.py            # 10,000-way fan-out, 100-step chain
     python benchmarks/bench_ray.py --quick    # 1,000-way fan-out, 50-step chain
+
+Each workload runs ``--repeats`` times, raw Ray and runyard alternating; the table shows the
+median of each side (the machine may be shared: the JSON keeps every time).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -91,10 +95,11 @@ def main() -> None:
     parser.add_argument("--fanout", type=int, default=10_000)
     parser.add_argument("--chain", type=int, default=100)
     parser.add_argument("--train-steps", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     if args.quick:
-        args.fanout, args.chain, args.train_steps = 1000, 50, 16
+        args.fanout, args.chain, args.train_steps, args.repeats = 1000, 50, 16, 1
 
     import ray
 
@@ -123,38 +128,46 @@ def main() -> None:
         ray.get([raw_noop.remote(i) for i in range(50)])
         fan.run(n=20, executor=executor, store=store, artifacts=arts)
 
-        raw_fan, _ = timed(lambda: ray.get([raw_noop.remote(i) for i in range(args.fanout)]))
-
         def raw_chain() -> Any:
             ref = raw_noop.remote(0)
             for _ in range(args.chain - 1):
                 ref = raw_noop.remote(ref)
             return ray.get(ref)
 
-        raw_ch, _ = timed(raw_chain)
-        ry_fan, res = timed(
-            lambda: fan.run(n=args.fanout, executor=executor, store=store, artifacts=arts)
-        )
-        assert res.value == args.fanout
         chain = make_chain(args.chain)
-        ry_ch, res = timed(
-            lambda: chain.run(start=0, executor=executor, store=store, artifacts=arts)
-        )
-        assert res.value == 0
-        for name, ours, raw, n in (
-            (f"fan-out {args.fanout}", ry_fan, raw_fan, args.fanout),
-            (f"chain {args.chain}", ry_ch, raw_ch, args.chain),
+        times: dict[str, list[float]] = {k: [] for k in ("raw_fan", "ry_fan", "raw_ch", "ry_ch")}
+        for _ in range(args.repeats):
+            secs, _ = timed(lambda: ray.get([raw_noop.remote(i) for i in range(args.fanout)]))
+            times["raw_fan"].append(secs)
+            secs, res = timed(
+                lambda: fan.run(n=args.fanout, executor=executor, store=store, artifacts=arts)
+            )
+            assert res.value == args.fanout
+            times["ry_fan"].append(secs)
+            times["raw_ch"].append(timed(raw_chain)[0])
+            secs, res = timed(
+                lambda: chain.run(start=0, executor=executor, store=store, artifacts=arts)
+            )
+            assert res.value == 0
+            times["ry_ch"].append(secs)
+        for name, ours_all, raw_all, n in (
+            (f"fan-out {args.fanout}", times["ry_fan"], times["raw_fan"], args.fanout),
+            (f"chain {args.chain}", times["ry_ch"], times["raw_ch"], args.chain),
         ):
+            ours, raw = statistics.median(ours_all), statistics.median(raw_all)
             out[name] = {
                 "runyard_s": ours,
                 "raw_ray_s": raw,
                 "ratio": ours / raw,
                 "runyard_ms_per_step": ours * 1000 / n,
                 "raw_ms_per_task": raw * 1000 / n,
+                "runyard_all_s": ours_all,
+                "raw_ray_all_s": raw_all,
             }
             rows.append([name, ours, raw, ours * 1000 / n, raw * 1000 / n, ours / raw])
         print_table(
-            "runyard on Ray vs raw ray.remote (same local cluster, 2 CPUs)",
+            f"runyard on Ray vs raw ray.remote (same local cluster, 2 CPUs, median of "
+            f"{args.repeats})",
             ["workload", "runyard s", "raw Ray s", "runyard ms/step", "raw ms/task", "ratio"],
             rows,
         )

@@ -13,11 +13,18 @@ Logical paths are only names in refs; they go through the same path checks as ev
   local read buys skipping the whole upload on a dedup hit; a stream of unknown content goes to
   a temp object and a server-side copy.
 * **Dedup.** A blob already present is never written again.
+* **Deferred durability.** ``put_bytes(..., durable=False)`` on a local folder writes the blob
+  atomically without waiting for the disk; :meth:`ContentAddressedStore.sync` later makes
+  every such blob durable in one group
+  (:meth:`~runyard.artifacts.local.LocalArtifactStore.sync_files`).
+  A caller records nothing that points at such a blob before it calls :meth:`sync`. Other
+  backends are durable when a write returns, so the flag changes nothing there.
 * **Verified reads.** :meth:`download` and :meth:`get_bytes` check the digest (and size) of
   what they read; a corrupt blob raises :class:`~runyard.errors.StoreError` and the
   destination file is left as it was.
 
-Thread-safe whenever the backend is (all backends are): it holds no state of its own.
+Thread-safe whenever the backend is (all backends are); the only state it holds, the set of
+blobs waiting for :meth:`ContentAddressedStore.sync`, is guarded by a lock.
 
 Example:
     >>> from runyard.artifacts import open_cas
@@ -36,6 +43,7 @@ import hashlib
 import io
 import os
 import re
+import threading
 import uuid
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -43,6 +51,7 @@ from typing import Any, BinaryIO
 from runyard.artifacts._dir_walk import plan_upload
 from runyard.artifacts._streams import iter_chunks, open_local_source, write_local_atomically
 from runyard.artifacts.base import ArtifactStore
+from runyard.artifacts.local import LocalArtifactStore, quick_check_path
 from runyard.artifacts.paths import check_path, check_prefix, resolve_under
 from runyard.entities import ArtifactRef
 from runyard.errors import InvalidArgument, NotFound, RunyardError, StoreError
@@ -53,6 +62,8 @@ BLOB_ROOT = "blobs/sha256"
 """Where blobs live inside the backend."""
 
 _TMP_ROOT = "tmp"
+_SYNCED_MEMORY = 100_000
+"""How many blobs an instance remembers having made durable (so as not to sync them again)."""
 _DIGEST = re.compile(r"^sha256:([0-9a-fA-F]{64})$")
 
 
@@ -90,6 +101,11 @@ class ContentAddressedStore:
 
     def __init__(self, backend: ArtifactStore) -> None:
         self._backend = backend
+        self._local = backend if isinstance(backend, LocalArtifactStore) else None
+        self._unsynced: dict[str, bool] = {}  # blob -> written here (else found in place)
+        self._synced: dict[str, None] = {}  # blobs this instance made durable, the latest last
+        self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"ContentAddressedStore({self._backend!r})"
@@ -116,22 +132,75 @@ class ContentAddressedStore:
 
     # -- writes -------------------------------------------------------------------------
 
-    def put_bytes(self, data: bytes, path: str) -> ArtifactRef:
+    def put_bytes(self, data: bytes, path: str, *, durable: bool = True) -> ArtifactRef:
         """Store ``data`` under its digest and return a ref named ``path``.
+
+        Args:
+            data: the bytes.
+            path: the logical path the ref carries.
+            durable: with False (on a local folder) the blob is written atomically but is
+                durable only after :meth:`sync`; record nothing that points at it before.
 
         Raises:
             UnsafePath: ``path`` is unsafe; nothing is written.
             InvalidArgument: ``data`` is not bytes.
             StoreError: the backend failed.
         """
-        check_path(path)
+        quick_check_path(path)
         if not isinstance(data, bytes | bytearray | memoryview):
             raise InvalidArgument(f"put_bytes needs bytes, got {type(data).__name__}")
         hexdigest = hashlib.sha256(data).hexdigest()
-        blob = self.blob_path(f"sha256:{hexdigest}")
-        if not self._backend.exists(blob):
-            self._backend.put_bytes(data, blob)
+        blob = f"{BLOB_ROOT}/{hexdigest[:2]}/{hexdigest[2:]}"
+        local = self._local
+        if local is None:
+            if not self._backend.exists(blob):
+                self._backend.put_bytes(data, blob)
+        elif not durable:
+            written = not local.exists(blob)
+            if written:
+                local.put_bytes(data, blob, sync=False)
+            with self._lock:  # durable at the next sync, unless this instance synced it
+                if written or blob not in self._synced:
+                    self._unsynced[blob] = written or self._unsynced.get(blob, False)
+        elif local.exists(blob):
+            local.sync_files([blob])  # another writer may not have synced it yet
+        else:
+            local.put_bytes(data, blob)
         return self._ref(path, hexdigest, len(data))
+
+    @property
+    def unsynced(self) -> int:
+        """How many blobs written with ``durable=False`` wait for :meth:`sync`."""
+        return len(self._unsynced)
+
+    def sync(self) -> None:
+        """Make every blob written with ``durable=False`` durable; no-op when there is none.
+
+        Raises:
+            StoreError: the backend failed; the blobs stay waiting for the next call.
+        """
+        with self._sync_lock:  # a second caller returns only once the first one's are synced
+            with self._lock:
+                pending, self._unsynced = self._unsynced, {}
+            if not pending or self._local is None:
+                return
+            # Blobs written here get their folder synced too (the new name); blobs found in
+            # place (another writer's) only their content, the name being there already.
+            written = sorted(b for b, new in pending.items() if new)
+            found = sorted(b for b, new in pending.items() if not new)
+            try:
+                if written:
+                    self._local.sync_files(written)
+                if found:
+                    self._local.sync_files(found, folders=False)
+            except BaseException:
+                with self._lock:
+                    self._unsynced = {**pending, **self._unsynced}
+                raise
+            with self._lock:
+                self._synced.update(dict.fromkeys(pending))
+                while len(self._synced) > _SYNCED_MEMORY:
+                    del self._synced[next(iter(self._synced))]
 
     def put_stream(self, fileobj: BinaryIO, path: str) -> ArtifactRef:
         """Store everything ``fileobj`` yields, hashing while it streams; one pass.
@@ -155,6 +224,8 @@ class ContentAddressedStore:
             if not self._backend.exists(blob):
                 self._backend.move(tmp, blob)
                 moved = True
+            elif self._local is not None:
+                self._local.sync_files([blob])  # another writer may not have synced it yet
         finally:
             if not moved:
                 with contextlib.suppress(RunyardError):  # a leftover temp blob is harmless

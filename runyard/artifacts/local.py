@@ -5,6 +5,13 @@ target with :func:`os.replace`, which is atomic on POSIX and Windows: a reader s
 file or the new one, never a mix, and a write that fails leaves nothing behind. Temp files end
 in ``.runyard-part`` and are never listed; logical paths ending that way are refused.
 
+A caller that writes many small files and needs them durable only at a later point (the
+pipeline engine, before it records anything that points at them) can skip the fsync with
+``put_bytes(..., sync=False)`` and make a group of files durable later with
+:meth:`LocalArtifactStore.sync_files`. That fsyncs the files and their folders from several
+threads at once, so the file system commits them together: one journal commit for the group
+instead of one per file. The write is atomic either way.
+
 Symlinks inside the root are followed only while they stay inside it; a path through a
 symlink that leads out is refused with :class:`~runyard.errors.UnsafePath`. (A process that
 can create symlinks inside the root while runyard writes could still race that check; the
@@ -23,17 +30,63 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
+import re
 import stat
+import tempfile
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
 from runyard.artifacts._streams import TEMP_SUFFIX, write_local_atomically
 from runyard.artifacts.base import ArtifactInfo, ArtifactStore
-from runyard.artifacts.paths import check_path, check_prefix, is_within, resolve_under
-from runyard.errors import InvalidArgument, NotFound, StoreError
+from runyard.artifacts.paths import (
+    MAX_PATH_BYTES,
+    check_path,
+    check_prefix,
+    is_within,
+    resolve_under,
+)
+from runyard.errors import InvalidArgument, NotFound, StoreError, UnsafePath
 
-__all__ = ["LocalArtifactStore"]
+__all__ = ["LocalArtifactStore", "quick_check_path"]
+
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)*\Z")
+"""Segments of ASCII letters, digits, ``_ - .`` not starting with a dot: always safe."""
+
+
+def quick_check_path(path: str) -> str:
+    """:func:`~runyard.artifacts.paths.check_path`, accepting plain names (blob paths) fast.
+
+    A path of ``/``-separated segments made of ASCII letters, digits, ``_``, ``-`` and
+    ``.``, none starting with a dot, has nothing :func:`check_path` refuses (no ``..``, no
+    ``%``-escapes, no scheme, drive or control character); anything else goes through it.
+
+    Example:
+        >>> quick_check_path("blobs/sha256/ab/cdef")
+        'blobs/sha256/ab/cdef'
+    """
+    if isinstance(path, str) and len(path) <= MAX_PATH_BYTES and _PLAIN_PATH.match(path):
+        return path
+    return check_path(path)
+
+
+_SYNC_THREADS = 16
+"""Files fsynced at once by :meth:`LocalArtifactStore.sync_files` (the group one commit covers)."""
+
+_sync_pool: ThreadPoolExecutor | None = None
+_sync_pool_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _sync_pool
+    with _sync_pool_lock:
+        if _sync_pool is None:
+            _sync_pool = ThreadPoolExecutor(_SYNC_THREADS, thread_name_prefix="runyard-fsync")
+        return _sync_pool
 
 
 class LocalArtifactStore(ArtifactStore):
@@ -57,6 +110,8 @@ class LocalArtifactStore(ArtifactStore):
             self._root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise StoreError(f"cannot create the artifact folder {str(self._root)!r}: {e}") from e
+        self._real_root = os.path.realpath(self._root)  # resolved once: reads are hot paths
+        self._uri = self._root.as_uri()
 
     def __repr__(self) -> str:
         return f"LocalArtifactStore({str(self._root)!r})"
@@ -74,9 +129,58 @@ class LocalArtifactStore(ArtifactStore):
     @property
     def uri(self) -> str:
         """``file:///…`` of the root folder."""
-        return self._root.as_uri()
+        return self._uri
+
+    def uri_for(self, path: str) -> str:
+        """The URI of the file at ``path`` (whether or not it exists). Raises UnsafePath."""
+        return f"{self._uri}/{quick_check_path(path)}"
 
     # -- writes -------------------------------------------------------------------------
+
+    def put_bytes(self, data: bytes, path: str, *, sync: bool = True) -> ArtifactInfo:
+        """Write ``data`` to ``path`` atomically (temp file, rename).
+
+        Args:
+            data: the bytes.
+            path: the logical path.
+            sync: fsync before the rename (the default). With False the file appears
+                atomically but is durable only once :meth:`sync_files` names it.
+
+        Raises:
+            UnsafePath, InvalidArgument, StoreError: as :meth:`put_stream`.
+        """
+        if sync:
+            return super().put_bytes(data, path)
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise InvalidArgument(f"put_bytes needs bytes, got {type(data).__name__}")
+        if path.endswith(TEMP_SUFFIX):
+            raise InvalidArgument(
+                f"artifact names ending in {TEMP_SUFFIX!r} are reserved: {path!r}"
+            )
+        # A file in the way of a folder, or a folder at ``path``, fails the write itself.
+        _write_unsynced(data, self._file(path), path)
+        return ArtifactInfo(path, len(data))
+
+    def sync_files(self, paths: Iterable[str], *, folders: bool = True) -> None:
+        """Make files written with ``sync=False`` durable: their content and their names.
+
+        Each file and (with ``folders``) each folder holding one is fsynced, from several
+        threads at once so that the file system commits them together. A file that is gone
+        is skipped.
+
+        Raises:
+            StoreError: an fsync failed (the files may not be durable).
+        """
+        files = [self._file(p) for p in dict.fromkeys(paths)]
+        parents = list(dict.fromkeys(f.parent for f in files)) if folders else []
+        targets = files + parents
+        if len(targets) <= 1:
+            for target in targets:
+                _fsync(target)
+            return
+        for error in _pool().map(_fsync_error, targets):
+            if error is not None:
+                raise error
 
     def put_stream(self, fileobj: BinaryIO, path: str) -> ArtifactInfo:
         """Write ``fileobj`` to ``path`` through a temp file and a rename; see the base class."""
@@ -113,8 +217,7 @@ class LocalArtifactStore(ArtifactStore):
 
     def exists(self, path: str) -> bool:
         """True when a file is at ``path``; see the base class."""
-        target = resolve_under(self._root, path)
-        return target.is_file()
+        return os.path.isfile(self._file(path))
 
     def info(self, path: str) -> ArtifactInfo:
         """The size of the file at ``path``; see the base class."""
@@ -189,8 +292,36 @@ class LocalArtifactStore(ArtifactStore):
     # -- paths --------------------------------------------------------------------------
 
     def _file(self, path: str) -> Path:
-        """The local path of a file to read; the logical path is checked."""
-        return resolve_under(self._root, path)
+        """The local path of ``path`` (checked), refused if a symlink on the way leads out.
+
+        As :func:`~runyard.artifacts.paths.resolve_under`, but cheaper on the common path:
+        the root is resolved once, and the components below it are looked at one by one
+        (one ``lstat`` each); only when one is a symlink is the whole path resolved.
+        """
+        quick_check_path(path)
+        current = self._real_root
+        for part in path.split("/"):
+            current = f"{current}{os.sep}{part}"
+            try:
+                mode = os.lstat(current).st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                break  # nothing below exists yet, so no symlink can lead out
+            except OSError:
+                return self._resolved(path)
+            if stat.S_ISLNK(mode):
+                return self._resolved(path)
+        return Path(self._root, *path.split("/"))  # the root resolves to _real_root
+
+    def _resolved(self, path: str) -> Path:
+        """``path`` joined to the root, every symlink on the way checked to stay inside."""
+        joined = os.path.join(self._root, *path.split("/"))
+        real = os.path.realpath(joined)
+        if not is_within(real, self._real_root):
+            raise UnsafePath(
+                f"artifact path {path!r} is refused: a symlink under the store leads outside it "
+                f"(to {real!r})"
+            )
+        return Path(joined)
 
     def _writable(self, path: str) -> Path:
         """The local path to write ``path`` to, refused if a file or folder is in the way."""
@@ -199,7 +330,7 @@ class LocalArtifactStore(ArtifactStore):
             raise InvalidArgument(
                 f"artifact names ending in {TEMP_SUFFIX!r} are reserved: {path!r}"
             )
-        dest = resolve_under(self._root, path)
+        dest = self._file(path)
         if dest.is_dir():
             raise InvalidArgument(f"{path!r} is a folder of artifacts; it cannot become a file")
         for parent in dest.parents:
@@ -211,6 +342,75 @@ class LocalArtifactStore(ArtifactStore):
                     "is a file, not a folder"
                 )
         return dest
+
+
+def _write_unsynced(data: bytes | bytearray | memoryview, dest: Path, path: str) -> None:
+    """Write ``data`` to a temp file beside ``dest`` and rename it over ``dest`` (no fsync)."""
+    try:
+        folder = dest.parent
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = _temp_beside(dest)
+    except (FileExistsError, NotADirectoryError) as e:
+        raise InvalidArgument(
+            f"cannot write {path!r}: a file is in the way of one of its folders"
+        ) from e
+    except OSError as e:
+        raise StoreError(f"cannot write {str(dest)!r}: {e}") from e
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp_name, dest)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        if isinstance(e, IsADirectoryError):
+            raise InvalidArgument(
+                f"{path!r} is a folder of artifacts; it cannot become a file"
+            ) from e
+        if isinstance(e, OSError):
+            raise StoreError(f"cannot write {str(dest)!r}: {e}") from e
+        raise
+
+
+_TEMP_TOKEN = os.urandom(4).hex()
+_temp_counter = itertools.count()
+
+
+def _temp_beside(dest: Path) -> tuple[int, str]:
+    """Create a new temp file beside ``dest`` (cheaper than :func:`tempfile.mkstemp`)."""
+    for _ in range(100):
+        unique = f"{os.getpid()}-{_TEMP_TOKEN}-{next(_temp_counter)}"
+        name = f"{dest.parent}{os.sep}.{dest.name}.{unique}{TEMP_SUFFIX}"
+        try:  # owner-only, as tempfile.mkstemp makes them
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), name
+        except FileExistsError:  # left over by a process that had this pid: try the next
+            continue
+    return tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=TEMP_SUFFIX)
+
+
+def _fsync(target: Path) -> None:
+    """Flush a file or a folder to disk (fsync); a target that is gone is skipped."""
+    try:
+        fd = os.open(target, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise StoreError(f"cannot sync {str(target)!r}: {e}") from e
+    try:
+        os.fsync(fd)
+    except OSError as e:
+        raise StoreError(f"cannot sync {str(target)!r}: {e}") from e
+    finally:
+        os.close(fd)
+
+
+def _fsync_error(target: Path) -> StoreError | None:
+    try:
+        _fsync(target)
+    except StoreError as e:
+        return e
+    return None
 
 
 def _file_size(target: Path, path: str, uri: str) -> int:

@@ -27,17 +27,27 @@ _TARGET_TAG = "runyard.pipeline.target"
 
 
 class _ProgressView:
-    """Counts step calls by status and shows them on a Rich progress bar."""
+    """Counts step calls by status and shows them on a Rich progress bar.
+
+    Counts are kept incrementally (one decrement, one increment per event), so a fan-out
+    of 10,000 calls costs the same per event as a chain.
+    """
 
     def __init__(self, progress: Progress, where: str = "steps") -> None:
         self.progress = progress
         self.task = progress.add_task(where, total=None, counts="")
         self.status: dict[tuple[str, int | None], StepStatus] = {}
+        self.counts: Counter[StepStatus] = Counter()
 
     def __call__(self, event: StepEvent) -> None:
-        self.status[(event.node_id, event.index)] = event.status
-        counts = Counter(self.status.values())
-        settled = sum(n for s, n in counts.items() if s is not StepStatus.RUNNING)
+        key = (event.node_id, event.index)
+        previous = self.status.get(key)
+        if previous is not None:
+            self.counts[previous] -= 1
+        self.status[key] = event.status
+        self.counts[event.status] += 1
+        counts = self.counts
+        settled = len(self.status) - counts[StepStatus.RUNNING]
         text = (
             f"[green]{counts[StepStatus.FINISHED]} done[/] · "
             f"[cyan]{counts[StepStatus.CACHED]} cached[/] · "

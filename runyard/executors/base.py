@@ -17,7 +17,12 @@ Contract, for every implementation:
   (its worker killed where the work cannot be interrupted) and ``future.result()`` raises
   :class:`TaskTimeout`. Executors that cannot stop a running task say so through
   :attr:`Executor.supports_timeouts` and ignore ``timeout``.
-* **Thread-safety**: ``submit`` may be called from several threads.
+* **Many calls**: ``submit_many`` schedules one function over many argument sets, one future
+  per call with the same contract as ``submit`` (each call its own result, its own error,
+  its own ``WorkerLost``). Executors where a task costs more than a short call may pack
+  several calls into one task (:attr:`Executor.batches_tasks`); the default submits them
+  one by one.
+* **Thread-safety**: ``submit`` and ``submit_many`` may be called from several threads.
 * ``shutdown(wait=True)`` waits for submitted work; the executor is unusable afterwards.
 
 Implementations pass :mod:`runyard.testing.executor`.
@@ -26,9 +31,10 @@ Implementations pass :mod:`runyard.testing.executor`.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from functools import partial
 from types import MappingProxyType, TracebackType
 from typing import Any, ParamSpec, TypeVar
 
@@ -65,6 +71,14 @@ class Resources:
     custom: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
 
 
+def _call_then_commit(
+    fn: Callable[..., T], commit: Callable[[], object], /, *args: Any, **kwargs: Any
+) -> T:
+    value = fn(*args, **kwargs)
+    commit()
+    return value
+
+
 class Executor(abc.ABC):
     """Runs callables and returns futures."""
 
@@ -87,6 +101,47 @@ class Executor(abc.ABC):
         Raises:
             InvalidArgument: ``resources`` can never be satisfied by this executor.
         """
+
+    def submit_many(
+        self,
+        fn: Callable[..., T],
+        calls: Sequence[tuple[tuple[Any, ...], Mapping[str, Any]]],
+        /,
+        *,
+        resources: Resources | None = None,
+        timeout: float | None = None,
+        commit: Callable[[], object] | None = None,
+    ) -> list[Future[T]]:
+        """Schedule ``fn(*args, **kwargs)`` for each ``(args, kwargs)`` of ``calls``.
+
+        The calls share ``fn``, ``resources`` and ``timeout``; the futures come back in the
+        order of ``calls``, and each behaves as one from :meth:`submit` would. This default
+        submits the calls one by one; executors that :attr:`batches_tasks` pack them.
+
+        ``commit``, when given, runs where the calls run, after one or more calls and
+        before their outcomes are handed back (to make their writes durable in one group,
+        say); an error it raises fails those calls. A call whose worker is lost before its
+        group is committed counts as not finished: it runs again.
+
+        Raises:
+            InvalidArgument: ``resources`` can never be satisfied by this executor.
+
+        Example:
+            >>> from runyard.executors import get_executor
+            >>> with get_executor("inline") as ex:
+            ...     [f.result() for f in ex.submit_many(pow, [((2, 3), {}), ((3, 2), {})])]
+            [8, 9]
+        """
+        task: Callable[..., T] = fn if commit is None else partial(_call_then_commit, fn, commit)
+        return [
+            self.submit(task, *args, resources=resources, timeout=timeout, **kwargs)
+            for args, kwargs in calls
+        ]
+
+    @property
+    def batches_tasks(self) -> bool:
+        """True when :meth:`submit_many` packs several calls into one task."""
+        return False
 
     @property
     def supports_timeouts(self) -> bool:

@@ -15,6 +15,10 @@ Failures:
 * Resources no node of the cluster has fail in ``submit`` instead of hanging (turn
   ``strict_resources`` off on autoscaling clusters, where nodes appear on demand).
 * ``timeout=`` cancels the task (force-kills its worker) and raises ``TaskTimeout``.
+
+``submit_many`` (a fan-out) packs calls into adaptive chunks, one Ray task per chunk, with
+each call's result, error and lost-worker retries kept apart: see
+:mod:`runyard.executors._ray_batches`.
 """
 
 from __future__ import annotations
@@ -22,11 +26,13 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from runyard.errors import InvalidArgument, MissingDependency
+from runyard.executors._chunking import run_chunk
+from runyard.executors._ray_batches import RayChunks, RemoteTraceback
 from runyard.executors.base import Executor, Resources, TaskTimeout, WorkerLost
 
 __all__ = ["RAY_ADDRESS_ENV", "RAY_NODE_IP_ENV", "RayExecutor"]
@@ -96,6 +102,10 @@ class RayExecutor(Executor):
             ray.init(address=self._address, **options)
             self._owns_ray = True
         self._remote = ray.remote(_call)
+        self._tasks: dict[tuple[Any, ...], Any] = {}
+        self._chunks = RayChunks(
+            ray, ray.remote(run_chunk), system_retries, lambda e: self._translate(e, False, None)
+        )
         self._lock = threading.Lock()
         self._closed = False
         self._nodes: list[dict[str, float]] | None = None
@@ -107,6 +117,11 @@ class RayExecutor(Executor):
     def parallelism(self) -> int:
         """The cluster's total CPUs."""
         return max(1, int(self._ray.cluster_resources().get("CPU", 1)))
+
+    @property
+    def batches_tasks(self) -> bool:
+        """``submit_many`` runs calls in adaptive chunks, several to a Ray task."""
+        return True
 
     @property
     def supports_timeouts(self) -> bool:
@@ -138,8 +153,7 @@ class RayExecutor(Executor):
         """Run ``fn(*args, **kwargs)`` as a Ray task with ``resources``."""
         if self._closed:
             raise InvalidArgument("this RayExecutor has been shut down")
-        options = self._task_options(resources)
-        ref = self._remote.options(**options).remote(fn, args, kwargs)
+        ref = self._task(resources).remote(fn, args, kwargs)
         future: Future[T] = Future()
         future.set_running_or_notify_cancel()
         timer: threading.Timer | None = None
@@ -164,6 +178,43 @@ class RayExecutor(Executor):
 
         ref.future().add_done_callback(settle)
         return future
+
+    def submit_many(
+        self,
+        fn: Callable[..., T],
+        calls: Sequence[tuple[tuple[Any, ...], Mapping[str, Any]]],
+        /,
+        *,
+        resources: Resources | None = None,
+        timeout: float | None = None,
+        commit: Callable[[], object] | None = None,
+    ) -> list[Future[T]]:
+        """Run ``fn`` over ``calls`` in adaptive chunks: several calls to a Ray task.
+
+        A chunk starts as one call and grows while calls finish fast, so slow calls still
+        get a task each. Each call keeps its own result, error and lost-worker retries.
+        Calls with a ``timeout`` are submitted one task each (a timeout stops a task).
+        """
+        if self._closed:
+            raise InvalidArgument("this RayExecutor has been shut down")
+        if timeout is not None or len(calls) <= 1:
+            return super().submit_many(
+                fn, calls, resources=resources, timeout=timeout, commit=commit
+            )
+        options = self._task_options(resources)
+        slots = self._slots(resources or Resources())
+        return self._chunks.submit(fn, calls, options, slots, commit)
+
+    def _task(self, resources: Resources | None) -> Any:
+        """The remote function with the options for ``resources`` (built once per shape)."""
+        res = resources or Resources()
+        key = (res.cpus, res.gpus, res.memory, tuple(sorted(res.custom.items())))
+        task = self._tasks.get(key)
+        if task is None:
+            task = self._tasks[key] = self._remote.options(**self._task_options(res))
+        elif self._strict:
+            self._check_schedulable(res)  # nodes come and go: checked at every submit
+        return task
 
     def _task_options(self, resources: Resources | None) -> dict[str, Any]:
         res = resources or Resources()
@@ -192,11 +243,21 @@ class RayExecutor(Executor):
             self._nodes_read = now
         return self._nodes
 
-    def _check_schedulable(self, res: Resources) -> None:
+    @staticmethod
+    def _wanted(res: Resources) -> dict[str, float]:
         wanted = {"CPU": res.cpus, "GPU": res.gpus, **res.custom}
         if res.memory is not None:
             wanted["memory"] = float(res.memory)
-        wanted = {k: v for k, v in wanted.items() if v > 0}
+        return {k: v for k, v in wanted.items() if v > 0}
+
+    def _slots(self, res: Resources) -> int:
+        """How many tasks that need ``res`` the live nodes can run at once (at least 1)."""
+        wanted = self._wanted(res) or {"CPU": 1.0}
+        nodes = self._live_nodes(False)
+        return max(1, sum(min(int(n.get(k, 0.0) // v) for k, v in wanted.items()) for n in nodes))
+
+    def _check_schedulable(self, res: Resources) -> None:
+        wanted = self._wanted(res)
         for refresh in (False, True):
             nodes = self._live_nodes(refresh)
             if any(all(node.get(k, 0.0) >= v for k, v in wanted.items()) for node in nodes):
@@ -225,7 +286,7 @@ class RayExecutor(Executor):
                 error.cause if isinstance(error.cause, BaseException) else None
             )
             if cause is not None:
-                cause.__cause__ = _RemoteTraceback(str(error))
+                cause.__cause__ = RemoteTraceback(str(error))
                 return cause
             return original
         lost = (
@@ -247,9 +308,6 @@ class RayExecutor(Executor):
             if self._closed:
                 return
             self._closed = True
+        self._chunks.close(wait)
         if self._owns_ray and self._ray.is_initialized():
             self._ray.shutdown()
-
-
-class _RemoteTraceback(Exception):
-    """The Ray worker's traceback, kept as the ``__cause__`` of a task's error."""

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from runyard.pipelines._inputs import Call, NodeOutput
+from runyard.pipelines._recorder import PendingRun
 from runyard.pipelines.cache_key import KeyComponents
 
 __all__ = ["Attempt", "NodeState", "Prior", "bare_hex"]
@@ -20,10 +21,10 @@ def bare_hex(digest: str) -> str:
 
 @dataclass(slots=True)
 class Attempt:
-    """One attempt at a step call: its run, its number, and its cache key."""
+    """One attempt at a step call: its run (written or queued), its number, its cache key."""
 
     call: Call
-    run_id: str
+    run: PendingRun
     number: int
     key: str | None
     components: KeyComponents | None

@@ -20,7 +20,14 @@ from runyard.entities import ArtifactRef
 if TYPE_CHECKING:
     from runyard.artifacts.cas import ContentAddressedStore
 
-__all__ = ["OutputTarget", "TaskOutcome", "run_step_call", "trim_traceback", "where_am_i"]
+__all__ = [
+    "OutputTarget",
+    "TaskOutcome",
+    "run_step_call",
+    "sync_outputs",
+    "trim_traceback",
+    "where_am_i",
+]
 
 _RUNYARD_DIR = str(Path(__file__).resolve().parent.parent)
 
@@ -37,12 +44,16 @@ class OutputTarget:
         serializer: the step's declared serializer, or None to choose by type.
         label: the step call's label (the artifact is ``outputs/<label>.<ext>``).
         step_name: for messages.
+        durable: False writes the output without waiting for the disk; the executor then
+            calls :func:`sync_outputs` before it hands the call's outcome back (one group
+            commit for a chunk of calls instead of one per call).
     """
 
     artifact_uri: str
     serializer: str | None
     label: str
     step_name: str
+    durable: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +103,19 @@ def _store_output(
     if cas is None:
         cas = _CAS_BY_URI[target.artifact_uri] = open_cas(target.artifact_uri)
     ext = serializers.get_serializer(name).extension
-    return (name, cas.put_bytes(data, f"outputs/{target.label}.{ext}")), None
+    ref = cas.put_bytes(data, f"outputs/{target.label}.{ext}", durable=target.durable)
+    return (name, ref), None
+
+
+def sync_outputs(artifact_uri: str) -> None:
+    """Make the outputs this process stored with ``durable=False`` in ``artifact_uri`` durable.
+
+    Raises:
+        StoreError: the artifact store failed; the outputs are not known to be durable.
+    """
+    cas = _CAS_BY_URI.get(artifact_uri)
+    if cas is not None:
+        cas.sync()
 
 
 class _Tee(io.TextIOBase):
@@ -101,9 +124,11 @@ class _Tee(io.TextIOBase):
     def __init__(self, original: TextIO) -> None:
         self.buffer_ = io.StringIO()
         self.original = original
+        self._written = False  # since the last flush
 
     def write(self, text: str) -> int:
         self.buffer_.write(text)
+        self._written = True
         try:
             self.original.write(text)
         except (OSError, ValueError):
@@ -111,8 +136,11 @@ class _Tee(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self.original.flush()
+        # Also called when the tee is closed or collected: flush only what it wrote.
+        if self._written:
+            self._written = False
+            with contextlib.suppress(OSError, ValueError):
+                self.original.flush()
 
 
 def trim_traceback(error: BaseException) -> str:

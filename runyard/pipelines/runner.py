@@ -4,18 +4,39 @@ The runner walks the graph in dependency order on one thread. For each step call
 computes the cache key (:mod:`~runyard.pipelines.cache_key`), answers a hit from the
 artifact store, and otherwise submits the call to the executor. Every call is a child run of
 the pipeline run, with its params, cache use, captured output, lineage and outcome.
+
+Recording is queued and written in bulk by :class:`~runyard.pipelines._recorder.Recorder`.
+*When* the queue is written:
+
+* Before user code runs (an inline ``submit``) or the runner waits for results, the queue is
+  written, and the runner waits for that — unless the last such call returned quickly
+  (within :data:`QUICK_S`), which suggests the next will too. Then a background thread
+  (:class:`~runyard.pipelines._flusher.BackgroundWriter`) writes it once the oldest queued
+  record is :data:`FLUSH_AFTER_S` old, while the runner goes on. So a slow step starts with
+  everything before it written, quick steps share their writes (and their fsyncs), and no
+  record waits much longer than :data:`FLUSH_AFTER_S` in any case.
+* Before the pipeline run ends (finished, failed or Ctrl-C), and every
+  :data:`~runyard.pipelines._recorder.FLUSH_EVERY` records.
+
+A call is reported as settled (its :class:`StepEvent`) only once its record is written, by
+the runner at its next flush point or by the background thread right after the write if the
+runner is then running user code or waiting. The runner holds a lock whenever it works and
+lets go only then, and events are reported under that lock: never two at once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import itertools
 import json
+import queue
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
 
@@ -24,6 +45,7 @@ from runyard.entities import ArtifactRef, RunStatus
 from runyard.errors import InvalidArgument, RunyardError
 from runyard.executors import Executor, get_executor
 from runyard.pipelines import serializers
+from runyard.pipelines._flusher import BackgroundWriter
 from runyard.pipelines._inputs import (
     Call,
     NodeOutput,
@@ -35,7 +57,7 @@ from runyard.pipelines._inputs import (
 from runyard.pipelines._keys import input_digests, key_components, params_of
 from runyard.pipelines._recorder import TAG, PendingRun, Recorder
 from runyard.pipelines._state import Attempt, NodeState, Prior, bare_hex
-from runyard.pipelines._task import OutputTarget, TaskOutcome, run_step_call
+from runyard.pipelines._task import OutputTarget, TaskOutcome, run_step_call, sync_outputs
 from runyard.pipelines.cache_key import KeyComponents, cache_key
 from runyard.pipelines.graph import Graph, StepNode
 from runyard.pipelines.params import bind_params
@@ -50,7 +72,16 @@ from runyard.pipelines.records import (
 from runyard.pipelines.resume import load_resume
 from runyard.tracking.store import TrackingStore, get_store
 
-__all__ = ["run_pipeline"]
+__all__ = ["FLUSH_AFTER_S", "QUICK_S", "run_pipeline"]
+
+_Key = tuple[KeyComponents | None, str | None, str | None]
+"""A call's key components (or None), why it has none, and its cache key (or None)."""
+
+FLUSH_AFTER_S = 0.1
+"""The longest a queued record waits for its write while steps keep returning quickly."""
+
+QUICK_S = 0.005
+"""A call of user code (or a wait for results) that returns within this is "quick"."""
 
 
 def run_pipeline(
@@ -140,20 +171,29 @@ class _Runner:
         self.outputs: dict[str, NodeOutput] = {}
         self.nodes = {n.node_id: NodeState() for n in graph.nodes}
         self.by_id = {n.node_id: n for n in graph.nodes}
-        self.waiting_on = {n.node_id: set(n.upstream()) for n in graph.nodes}
+        self.upstream = {n.node_id: n.upstream() for n in graph.nodes}
+        self.waiting_on = {n.node_id: set(self.upstream[n.node_id]) for n in graph.nodes}
         self.readers: dict[str, list[str]] = {n.node_id: [] for n in graph.nodes}
         for n in self.order:
-            for up in n.upstream():
+            for up in self.upstream[n.node_id]:
                 self.readers[up].append(n.node_id)
         self.ready: deque[str] = deque(
             n.node_id for n in self.order if not self.waiting_on[n.node_id]
         )
         self.inflight: dict[Future[TaskOutcome], Attempt] = {}
+        # Finished futures, in the order they finish: waiting on all of inflight at every
+        # turn would cost O(fan-out) per settled call.
+        self._finished: queue.SimpleQueue[Future[TaskOutcome]] = queue.SimpleQueue()
         self.retry_queue: list[tuple[float, int, Attempt]] = []
         self.records: list[StepRecord] = []
-        self._queued_records: list[tuple[int, PendingRun]] = []  # records of queued runs
-        self._settled_events: list[tuple[str, int | None, StepStatus]] = []
-        self._cache_written: dict[str, str] = {}  # entries this run put: no need to read them
+        self._record_runs: list[PendingRun | None] = []  # the run of each record
+        # (ticket of its record, node, index, status), reported once the ticket is written
+        self._settled_events: deque[tuple[int, str, int | None, StepStatus]] = deque()
+        # entries this run put (their runs may not be written yet): no need to read them
+        self._cache_written: dict[str, tuple[dict[str, Any], PendingRun]] = {}
+        self._lock = threading.Lock()  # held whenever the runner is not waiting on user code
+        self._writer = BackgroundWriter(self.rec.flush, self._report_if_idle)
+        self._quick = False  # whether the last call of user code (or wait) returned quickly
         self.first_error: BaseException | None = None
         self._submitting: Attempt | None = None  # an inline call runs inside submit()
         self._seq = itertools.count()
@@ -167,17 +207,28 @@ class _Runner:
             tags[TAG.TARGET] = target
         if resume:
             tags[TAG.RESUMED_FROM] = resume
-        run_id = self.rec.start_pipeline(experiment, self.params, tags, self.graph.to_dict())
+        self._lock.acquire()
+        try:
+            run_id = self.rec.start_pipeline(experiment, self.params, tags, self.graph.to_dict())
+            return self._run(run_id)
+        finally:
+            self._lock.release()
+            self._writer.stop()
+
+    def _run(self, run_id: str) -> PipelineResult:
         try:
             self._start_ready()
             while self.inflight or self.retry_queue:
                 timeout = None
                 if self.retry_queue:
                     timeout = max(0.0, self.retry_queue[0][0] - time.monotonic())
-                self._flush()  # nothing stays queued while user code runs
-                done, _ = wait(list(self.inflight), timeout=timeout, return_when=FIRST_COMPLETED)
-                for future in done:
-                    self._settle(future, self.inflight.pop(future))
+                self._flush_point()
+                with self._released():
+                    finished = self._next_finished(timeout)
+                for future in finished:
+                    attempt = self.inflight.pop(future, None)
+                    if attempt is not None:  # else killed or already settled
+                        self._settle(future, attempt)
                 self._fire_due_retries()
                 self._start_ready()
         except KeyboardInterrupt:
@@ -190,29 +241,64 @@ class _Runner:
         failed = any(s.failed for s in self.nodes.values())
         value = None if failed else resolve(self.graph.output, self.params, self.outputs).value
         status = RunStatus.FAILED if failed else RunStatus.FINISHED
-        self._flush()
         self.rec.end_pipeline(status)
-        for i, pending in self._queued_records:
-            self.records[i] = replace(self.records[i], run_id=pending.run_id)
-        return PipelineResult(value, run_id, status, tuple(self.records))
+        self._flush()  # reports what the last write settled
+        records = [
+            r if run is None else replace(r, run_id=run.run_id)
+            for r, run in zip(self.records, self._record_runs, strict=True)
+        ]
+        return PipelineResult(value, run_id, status, tuple(records))
+
+    @contextlib.contextmanager
+    def _released(self) -> Iterator[None]:
+        """Let go of the lock while user code runs or the runner waits; time how long."""
+        start = time.perf_counter()
+        self._lock.release()
+        try:
+            yield
+        finally:
+            interrupted: BaseException | None = None
+            while True:  # get the lock back even if Ctrl-C comes meanwhile
+                try:
+                    self._lock.acquire()
+                    break
+                except KeyboardInterrupt as e:
+                    interrupted = e
+            self._quick = time.perf_counter() - start < QUICK_S
+            if interrupted is not None:
+                raise interrupted
+
+    def _flush_point(self) -> None:
+        """User code is about to run, or the runner to wait: write the queue, or have it written."""
+        if self._writer.error is not None:
+            error, self._writer.error = self._writer.error, None
+            raise error
+        since = self.rec.queued_since
+        if since is None and not self.rec.cas.unsynced:
+            self._report()  # what an earlier write settled
+        elif not self._quick:
+            self._flush()
+        else:
+            self._writer.request((since or time.monotonic()) + FLUSH_AFTER_S)
+            self._report()
 
     def _kill(self) -> None:
         if self._submitting is not None:
             attempt = self._submitting
-            self.rec.finish_step(attempt.run_id, RunStatus.KILLED, tags={TAG.STATUS: "KILLED"})
-            self._record(attempt.call, StepStatus.KILLED, attempt.run_id, CacheUse.MISS)
+            self.rec.finish_step(attempt.run, RunStatus.KILLED, tags={TAG.STATUS: "KILLED"})
+            self._record(attempt.call, StepStatus.KILLED, attempt.run, CacheUse.MISS)
         for future, attempt in list(self.inflight.items()):
             future.cancel()
-            self.rec.finish_step(attempt.run_id, RunStatus.KILLED, tags={TAG.STATUS: "KILLED"})
+            self.rec.finish_step(attempt.run, RunStatus.KILLED, tags={TAG.STATUS: "KILLED"})
             self._record(
                 attempt.call,
                 StepStatus.KILLED,
-                attempt.run_id,
+                attempt.run,
                 CacheUse.MISS,
                 attempts=attempt.number,
             )
         for _, _, attempt in self.retry_queue:
-            self.rec.finish_step(attempt.run_id, RunStatus.KILLED, tags={TAG.STATUS: "KILLED"})
+            self.rec.finish_step(attempt.run, RunStatus.KILLED, tags={TAG.STATUS: "KILLED"})
         self.inflight.clear()
         self.retry_queue.clear()
         self._flush()
@@ -225,7 +311,7 @@ class _Runner:
             if state.started:
                 continue
             state.started = True
-            broken = [u for u in node.upstream() if self.nodes[u].failed]
+            broken = [u for u in self.upstream[node.node_id] if self.nodes[u].failed]
             if broken:
                 self._fail_dependent(node, broken[0])
             else:
@@ -257,13 +343,25 @@ class _Runner:
         self._total += len(calls)
         if not calls:
             self._node_done(node)
-        to_run = [launch for call in calls if (launch := self._start_call(call)) is not None]
+        keys = [self._key_of(call) for call in calls]
+        # One lookup for every call of the node (a fan-out's hits cost one query).
+        wanted = [k for _, _, k in keys if k is not None and k not in self._cache_written]
+        entries = self.store.get_cache_entries(wanted) if wanted else {}
+        to_run = [
+            launch
+            for call, key in zip(calls, keys, strict=True)
+            if (launch := self._start_call(call, key, entries)) is not None
+        ]
         if not to_run:
             return
         # The runs of a fan-out's calls are created in one transaction, then submitted.
-        run_ids = self.rec.start_steps([(a.call.label, tags) for a, tags in to_run])
-        for (attempt, _), run_id in zip(to_run, run_ids, strict=True):
-            attempt.run_id = run_id
+        runs = self.rec.start_steps([(a.call.label, tags) for a, tags in to_run])
+        for (attempt, _), run in zip(to_run, runs, strict=True):
+            attempt.run = run
+        if len(to_run) > 1 and self.executor.batches_tasks:
+            self._submit_many([attempt for attempt, _ in to_run])
+            return
+        for attempt, _ in to_run:
             self._submit(attempt)
 
     # -- one call ---------------------------------------------------------------------------
@@ -274,16 +372,26 @@ class _Runner:
             tags[TAG.MAP_INDEX] = str(call.index)
         return tags
 
-    def _start_call(self, call: Call) -> tuple[Attempt, dict[str, str]] | None:
-        """Answer ``call`` from a prior run or the cache, or return what to launch for it."""
+    def _key_of(self, call: Call) -> _Key:
+        """The call's key components (or why it has none) and its cache key."""
+        if self.use_cache:
+            components, reason = key_components(call)
+        else:
+            components, reason = None, self.no_cache_reason
+        return components, reason, cache_key(components) if components is not None else None
+
+    def _start_call(
+        self, call: Call, keyed: _Key, entries: Mapping[str, str]
+    ) -> tuple[Attempt, dict[str, str]] | None:
+        """Answer ``call`` from a prior run or the cache, or return what to launch for it.
+
+        ``entries`` holds the cache entries found for the node's keys.
+        """
         prior = self.prior.get((call.node.node_id, call.index))
         if prior is not None and self._reuse(call, prior):
             return None
-        components, reason = (
-            key_components(call) if self.use_cache else (None, self.no_cache_reason)
-        )
-        key = cache_key(components) if components is not None else None
-        if key is not None and self._answer_from_cache(call, key, components):
+        components, reason, key = keyed
+        if key is not None and self._answer_from_cache(call, key, components, entries):
             return None
         tags = self._slot_tags(call)
         if key is not None and components is not None:
@@ -292,50 +400,119 @@ class _Runner:
             )
         else:
             tags.update({TAG.CACHE: CacheUse.OFF, TAG.CACHE_REASON: reason or "not cached"})
-        return Attempt(call, "", 1, key, components, reason), tags
+        return Attempt(call, PendingRun(), 1, key, components, reason), tags
 
     def _submit(self, attempt: Attempt) -> None:
         step = attempt.call.node.step
         timeout = step.options.timeout if self.executor.supports_timeouts else None
-        self._flush()  # an inline executor runs the call inside submit()
+        self._flush_point()  # an inline executor runs the call inside submit()
         attempt.started = time.perf_counter()
         self._event(attempt.call, StepStatus.RUNNING)
         self._submitting = attempt
-        # On an isolated executor the worker stores the output itself: a finished step is
-        # durable even if the driver or the cluster is lost before the result comes back.
-        target = (
-            OutputTarget(self.rec.cas.uri, step.options.serializer, attempt.call.label, step.name)
-            if self.executor.isolates_tasks
-            else None
-        )
+        target = self._output_target(attempt)
         try:
-            future = self.executor.submit(
-                run_step_call,
-                step.fn,
-                attempt.call.kwargs,
-                True,
-                target,
-                resources=step.options.resources,
-                timeout=timeout,
-            )
+            with self._released():
+                future = self.executor.submit(
+                    run_step_call,
+                    step.fn,
+                    attempt.call.kwargs,
+                    True,
+                    target,
+                    resources=step.options.resources,
+                    timeout=timeout,
+                )
         except InvalidArgument as e:
             failed: Future[TaskOutcome] = Future()
             failed.set_exception(e)
             future = failed
         self._submitting = None
+        self._track(future, attempt)
+
+    def _submit_many(self, attempts: list[Attempt]) -> None:
+        """Hand a fan-out's calls (one step) to an executor that packs them into fewer tasks."""
+        step = attempts[0].call.node.step
+        timeout = step.options.timeout if self.executor.supports_timeouts else None
+        self._flush_point()
+        started = time.perf_counter()
+        for attempt in attempts:
+            attempt.started = started
+            self._event(attempt.call, StepStatus.RUNNING)
+        # Workers store outputs without waiting for the disk, then make each group durable
+        # in one commit before its outcomes come back (one fsync round per group, not per call).
+        tasks: list[tuple[tuple[Any, ...], Mapping[str, Any]]] = [
+            ((a.call.kwargs, True, self._output_target(a, durable=False)), {}) for a in attempts
+        ]
+        isolated = self.executor.isolates_tasks
+        try:
+            with self._released():
+                futures = self.executor.submit_many(
+                    functools.partial(run_step_call, step.fn),
+                    tasks,
+                    resources=step.options.resources,
+                    timeout=timeout,
+                    commit=functools.partial(sync_outputs, self.rec.cas.uri) if isolated else None,
+                )
+        except InvalidArgument as e:
+            futures = []
+            for _ in attempts:
+                failed: Future[TaskOutcome] = Future()
+                failed.set_exception(e)
+                futures.append(failed)
+        for future, attempt in zip(futures, attempts, strict=True):
+            self._track(future, attempt)
+
+    def _output_target(self, attempt: Attempt, durable: bool = True) -> OutputTarget | None:
+        # On an isolated executor the worker stores the output itself: a finished step is
+        # durable even if the driver or the cluster is lost before the result comes back.
+        if not self.executor.isolates_tasks:
+            return None
+        call = attempt.call
+        step = call.node.step
+        uri = self.rec.cas.uri
+        return OutputTarget(uri, step.options.serializer, call.label, step.name, durable)
+
+    def _track(self, future: Future[TaskOutcome], attempt: Attempt) -> None:
         self.inflight[future] = attempt
+        future.add_done_callback(self._finished.put)
+
+    def _next_finished(self, timeout: float | None) -> list[Future[TaskOutcome]]:
+        """The futures that finished: at least one unless ``timeout`` seconds pass first."""
+        try:
+            done = [self._finished.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                done.append(self._finished.get_nowait())
+        return done
 
     def _load(self, digest: str, serializer: str) -> Any:
         return serializers.load(serializer, self.rec.cas.get_bytes(digest))
 
-    def _answer_from_cache(self, call: Call, key: str, components: KeyComponents | None) -> bool:
-        payload = self._cache_written.get(key) or self.store.get_cache_entry(key)
-        if payload is None:
-            return False
+    def _answer_from_cache(
+        self,
+        call: Call,
+        key: str,
+        components: KeyComponents | None,
+        entries: Mapping[str, str],
+    ) -> bool:
+        written = self._cache_written.get(key)
+        if written is not None:
+            entry, source = written
+            if source.run_id is None:
+                self.rec.flush()  # the hit names the run that produced the output
+            entry = {**entry, "run_id": source.run_id}
+        else:
+            payload = entries.get(key)
+            if payload is None:
+                return False
+            try:
+                entry = json.loads(payload)
+            except ValueError:
+                return False
         try:
-            entry = json.loads(payload)
             value = self._load(entry["digest"], entry["serializer"])
-        except (RunyardError, ValueError, KeyError):
+        except (RunyardError, ValueError, KeyError, TypeError):
             return False  # the blob is gone or unreadable: run the step again
         tags = self._slot_tags(call)
         tags.update(
@@ -353,8 +530,7 @@ class _Runner:
         # recorded there once); recording them again would double the cost of every hit.
         # Its run is finished from the start, so it is queued and written in bulk.
         pending = self.rec.add_finished_step(call.label, tags, params_of(call))
-        self._queued_records.append((len(self.records), pending))
-        self._record(call, StepStatus.CACHED, None, CacheUse.HIT, digest=entry["digest"])
+        self._record(call, StepStatus.CACHED, pending, CacheUse.HIT, digest=entry["digest"])
         self._call_done(call, NodeOutput(value, bare_hex(entry["digest"])))
         return True
 
@@ -374,9 +550,9 @@ class _Runner:
                 "runyard.resumed_step_run": old_run,
             }
         )
-        run_id = self.rec.start_step(call.label, tags)
-        self.rec.finish_step(run_id, RunStatus.FINISHED, params=params_of(call), output=digest)
-        self._record(call, StepStatus.FINISHED, run_id, CacheUse.RESUMED, digest=digest)
+        run = self.rec.start_step(call.label, tags)
+        self.rec.finish_step(run, RunStatus.FINISHED, params=params_of(call), output=digest)
+        self._record(call, StepStatus.FINISHED, run, CacheUse.RESUMED, digest=digest)
         self._call_done(call, NodeOutput(value, bare_hex(digest)))
         return True
 
@@ -413,28 +589,27 @@ class _Runner:
                     outcome.value, step.options.serializer, f"step {step.name!r}"
                 )
                 ext = serializers.get_serializer(name).extension
-                ref = self.rec.cas.put_bytes(data, f"outputs/{call.label}.{ext}")
+                ref = self.rec.put_output(data, f"outputs/{call.label}.{ext}")
             artifacts.append(ref)
             digest = ref.digest
             tags.update({TAG.OUTPUT_DIGEST: ref.digest, TAG.OUTPUT_SERIALIZER: name})
             if attempt.key is not None:
-                entry = {
+                entry: dict[str, Any] = {
                     "digest": ref.digest,
                     "serializer": name,
                     "path": ref.path,
                     "size": ref.size,
                     "uri": ref.uri,
-                    "run_id": attempt.run_id,
                 }
-                payload = json.dumps(entry)
-                self.store.put_cache_entry(attempt.key, payload)
-                self._cache_written[attempt.key] = payload
+                # Written once its blob is durable, with the id of the run (see _recorder).
+                self.rec.put_cache_entry(attempt.key, entry, attempt.run)
+                self._cache_written[attempt.key] = (entry, attempt.run)
         except serializers.Unstorable as e:
             reason = f"the output cannot be stored: {e}"
             tags.update({TAG.CACHE: CacheUse.OFF, TAG.CACHE_REASON: reason})
         artifacts += self._logs(outcome)
         self.rec.finish_step(
-            attempt.run_id,
+            attempt.run,
             RunStatus.FINISHED,
             params=params_of(call),
             tags=tags,
@@ -446,7 +621,7 @@ class _Runner:
         self._record(
             call,
             StepStatus.FINISHED,
-            attempt.run_id,
+            attempt.run,
             cache,
             reason=None if cache is CacheUse.MISS else reason,
             duration=outcome.duration_s,
@@ -475,7 +650,7 @@ class _Runner:
             delay = options.retry_delay_after(attempt.number)
             retry = Attempt(
                 attempt.call,
-                attempt.run_id,
+                attempt.run,
                 attempt.number + 1,
                 attempt.key,
                 attempt.components,
@@ -487,7 +662,7 @@ class _Runner:
         artifacts = self._logs(outcome) + [self.rec.put_text(text, "logs/traceback.txt")]
         headline = text.strip().splitlines()[-1] if text.strip() else type(error).__name__
         self.rec.finish_step(
-            attempt.run_id,
+            attempt.run,
             RunStatus.FAILED,
             params=params_of(call),
             tags={
@@ -501,7 +676,7 @@ class _Runner:
         self._record(
             call,
             StepStatus.FAILED,
-            attempt.run_id,
+            attempt.run,
             CacheUse.MISS if attempt.key else CacheUse.OFF,
             reason=attempt.reason,
             duration=time.perf_counter() - attempt.started,
@@ -531,18 +706,19 @@ class _Runner:
             TAG.SLOT: f"{self.graph.name}/{node.node_id}",
             TAG.CACHE: CacheUse.OFF,
         }
-        run_id = self.rec.start_step(node.node_id, tags)
+        run = self.rec.start_step(node.node_id, tags)
         self.rec.finish_step(
-            run_id,
+            run,
             RunStatus.FAILED,
             tags={TAG.STATUS: StepStatus.FAILED, TAG.ERROR: text.splitlines()[0]},
             artifacts=[self.rec.put_text(text, "logs/traceback.txt")],
         )
         self._total += 1
         self.records.append(
-            StepRecord(node.node_id, None, StepStatus.FAILED, run_id, CacheUse.OFF, error=text)
+            StepRecord(node.node_id, None, StepStatus.FAILED, None, CacheUse.OFF, error=text)
         )
-        self._settled_events.append((node.node_id, None, StepStatus.FAILED))
+        self._record_runs.append(run)
+        self._settled_events.append((self.rec.tickets, node.node_id, None, StepStatus.FAILED))
         if error is not None and self.first_error is None:
             self.first_error = error
         self._mark_failed(node.node_id)
@@ -573,7 +749,7 @@ class _Runner:
         self,
         call: Call,
         status: StepStatus,
-        run_id: str | None,
+        run: PendingRun | None,
         cache: CacheUse,
         *,
         reason: str | None = None,
@@ -588,7 +764,7 @@ class _Runner:
                 call.node.node_id,
                 call.index,
                 status,
-                run_id,
+                None,  # set from `run` once it is written
                 cache,
                 reason,
                 duration,
@@ -598,15 +774,30 @@ class _Runner:
                 worker,
             )
         )
+        self._record_runs.append(run)
         # Reported once the record is written: see _flush.
-        self._settled_events.append((call.node.node_id, call.index, status))
+        self._settled_events.append((self.rec.tickets, call.node.node_id, call.index, status))
 
     def _flush(self) -> None:
-        """Write the queued records, then report the calls they settled."""
+        """Write the queued records and wait for that, then report the calls they settled."""
         self.rec.flush()
-        events, self._settled_events = self._settled_events, []
-        for node_id, index, status in events:
+        self._report()
+
+    def _report(self) -> None:
+        """Report the calls whose records are written (lock held)."""
+        written = self.rec.written
+        events = self._settled_events
+        while events and events[0][0] <= written:
+            _, node_id, index, status = events.popleft()
             self._emit(node_id, index, status)
+
+    def _report_if_idle(self) -> None:
+        """After a background write: report now if the runner runs user code or waits."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self._report()
+            finally:
+                self._lock.release()
 
     def _event(self, call: Call, status: StepStatus) -> None:
         self._emit(call.node.node_id, call.index, status)
