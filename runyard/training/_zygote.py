@@ -318,7 +318,7 @@ def _child(conn: Connection, payload: bytes, path: str) -> None:
     """The forked worker: run one rank, write its outcome, exit (never returns)."""
     code = 0
     try:
-        _normal_priority()  # forked between two low-priority imports: a rank runs at normal priority
+        _normal_priority()  # forked during a low-priority import: a rank runs at normal priority
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         conn.close()

@@ -3,7 +3,10 @@
 A new run has exactly what was inserted: no metrics, and the params and tags it was given.
 So :func:`insert_runs` builds the returned :class:`~runyard.entities.Run` from its own rows
 instead of reading them back, and writes every run, tag and param row with one
-``executemany`` per table whatever the number of runs. The statements are built once.
+``executemany`` per table whatever the number of runs. The rows go to the driver as tuples
+through one ``INSERT`` per table and dialect (:func:`_insert_sql`), skipping SQLAlchemy's
+per-row parameter processing: these columns have no defaults or type conversions, and a
+pipeline re-run of cached steps creates hundreds of runs at once.
 """
 
 from __future__ import annotations
@@ -28,10 +31,38 @@ _EXPERIMENT = sa.select(experiments.c.artifact_location, experiments.c.lifecycle
     experiments.c.experiment_id == sa.bindparam("experiment_id")
 )
 _RUN_EXISTS = sa.select(runs.c.run_id).where(runs.c.run_id == sa.bindparam("run_id"))
-_INSERT_RUN = runs.insert()
-_INSERT_TAG = tags.insert()
-_INSERT_PARAM = params.insert()
+_RUN_COLUMNS = (
+    "run_id",
+    "experiment_id",
+    "name",
+    "status",
+    "start_time",
+    "end_time",
+    "parent_run_id",
+    "artifact_uri",
+    "lifecycle_stage",
+)
+_KV_COLUMNS = ("run_id", "key", "value")
 _ACTIVE = LifecycleStage.ACTIVE.value
+_SQL: dict[tuple[str, str, tuple[str, ...]], str] = {}
+
+
+def _insert_sql(conn: sa.Connection, table: sa.Table, columns: tuple[str, ...]) -> str:
+    """A driver-level ``INSERT`` for ``columns`` of ``table`` in this dialect's parameter style."""
+    dialect = conn.dialect
+    key = (dialect.name, table.name, columns)
+    sql = _SQL.get(key)
+    if sql is None:
+        for column in columns:
+            assert column in table.c, f"{table.name} has no column {column}"
+        quote = dialect.identifier_preparer.quote
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        sql = (
+            f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+            f"VALUES ({', '.join(mark for _ in columns)})"
+        )
+        _SQL[key] = sql
+    return sql
 
 
 def _locations(conn: sa.Connection, records: Sequence[NewRun]) -> dict[str, tuple[int, str]]:
@@ -61,9 +92,9 @@ def insert_runs(conn: sa.Connection, records: Sequence[NewRun], now_ms: int) -> 
     for parent in dict.fromkeys(r.parent_run_id for r in records if r.parent_run_id):
         if conn.execute(_RUN_EXISTS, {"run_id": parent}).first() is None:
             raise NotFound(f"parent run {parent!r} does not exist")
-    run_rows: list[dict[str, Any]] = []
-    tag_rows: list[dict[str, str]] = []
-    param_rows: list[dict[str, str]] = []
+    run_rows: list[tuple[Any, ...]] = []
+    tag_rows: list[tuple[str, str, str]] = []
+    param_rows: list[tuple[str, str, str]] = []
     out: list[Run] = []
     random = os.urandom(16 * len(records))  # one system call for every id
     for i, r in enumerate(records):
@@ -82,24 +113,24 @@ def insert_runs(conn: sa.Connection, records: Sequence[NewRun], now_ms: int) -> 
             tags=MappingProxyType(dict(r.tags)),
         )
         run_rows.append(
-            {
-                "run_id": run_id,
-                "experiment_id": exp_id,
-                "name": run.name,
-                "status": run.status.value,
-                "start_time": run.start_time,
-                "end_time": run.end_time,
-                "parent_run_id": run.parent_run_id,
-                "artifact_uri": run.artifact_uri,
-                "lifecycle_stage": _ACTIVE,
-            }
+            (
+                run_id,
+                exp_id,
+                run.name,
+                run.status.value,
+                run.start_time,
+                run.end_time,
+                run.parent_run_id,
+                run.artifact_uri,
+                _ACTIVE,
+            )
         )
-        tag_rows.extend({"run_id": run_id, "key": k, "value": v} for k, v in r.tags.items())
-        param_rows.extend({"run_id": run_id, "key": k, "value": v} for k, v in r.params.items())
+        tag_rows.extend((run_id, k, v) for k, v in r.tags.items())
+        param_rows.extend((run_id, k, v) for k, v in r.params.items())
         out.append(run)
-    conn.execute(_INSERT_RUN, run_rows)
+    conn.exec_driver_sql(_insert_sql(conn, runs, _RUN_COLUMNS), run_rows)
     if tag_rows:
-        conn.execute(_INSERT_TAG, tag_rows)
+        conn.exec_driver_sql(_insert_sql(conn, tags, _KV_COLUMNS), tag_rows)
     if param_rows:
-        conn.execute(_INSERT_PARAM, param_rows)
+        conn.exec_driver_sql(_insert_sql(conn, params, _KV_COLUMNS), param_rows)
     return out
