@@ -8,12 +8,14 @@ SIGTERM to its process group, then SIGKILL to whatever is left of it (by process
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -149,3 +151,31 @@ def connect(address: str, timeout: float = 120.0) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(1.0)
+
+
+@contextlib.contextmanager
+def running_cluster(tmp: Path, num_cpus: int = 2) -> Iterator[RayCluster]:
+    """A head node on loopback with the driver connected; everything stopped on exit.
+
+    A cluster on loopback needs no tokens; ``RAY_AUTH_MODE=disabled`` keeps the nodes and
+    the driver in agreement whatever ``~/.ray/auth_token`` an earlier local ``ray.init()``
+    left behind. The variable is restored on exit.
+    """
+    import ray
+
+    previous_mode = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    cluster = RayCluster(port=free_port(), tmp=tmp)
+    cluster.start_head(num_cpus=num_cpus)
+    try:
+        connect(cluster.address)
+        cluster.wait_for_nodes(1)
+        yield cluster
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        cluster.stop()
+        if previous_mode is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = previous_mode

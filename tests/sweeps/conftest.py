@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ray.cluster import RayCluster, connect, free_port
+from tests.ray.cluster import RayCluster, connect, running_cluster
 
 
 @pytest.fixture
@@ -33,18 +33,9 @@ def sweep_ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayC
     previous = ray.get_runtime_context().gcs_address if ray.is_initialized() else None
     if previous is not None:
         ray.shutdown()
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RAY_AUTH_MODE", "disabled")  # loopback needs no tokens (see tests/ray)
-    cluster = RayCluster(port=free_port(), tmp=tmp_path_factory.mktemp("ray-sweeps"))
-    cluster.start_head(num_cpus=2)
     try:
-        connect(cluster.address)
-        cluster.wait_for_nodes(1)
-        yield cluster
+        with running_cluster(tmp_path_factory.mktemp("ray-sweeps")) as cluster:
+            yield cluster
     finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        cluster.stop()
         if previous is not None:
             connect(previous)
-        mp.undo()

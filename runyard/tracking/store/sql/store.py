@@ -443,13 +443,7 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
         if not run_ids:
             return []
         with self._tx("get_metric_histories") as conn:
-            wanted = set(run_ids)
-            found = set(
-                conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id.in_(wanted))).scalars()
-            )
-            for r in run_ids:
-                if r not in found:
-                    raise NotFound(f"run {r!r} does not exist")
+            _require_runs(conn, run_ids)
             return read_series(conn, list(run_ids), key)
 
     def get_downsampled_histories(
@@ -473,13 +467,7 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
         if not run_ids:
             return []
         with self._tx("get_downsampled_histories") as conn:
-            wanted = set(run_ids)
-            found = set(
-                conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id.in_(wanted))).scalars()
-            )
-            for r in run_ids:
-                if r not in found:
-                    raise NotFound(f"run {r!r} does not exist")
+            _require_runs(conn, run_ids)
             return read_downsampled(conn, list(run_ids), key, max_points)
 
     def search_runs(
@@ -658,3 +646,13 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
         with self._tx("get_cache_entry") as conn:
             value = conn.execute(_CACHE_PAYLOAD, {"key": key}).scalar_one_or_none()
         return None if value is None else str(value)
+
+
+def _require_runs(conn: sa.Connection, run_ids: Sequence[str]) -> None:
+    """Raise NotFound naming the first of ``run_ids`` that does not exist."""
+    found = set(
+        conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id.in_(set(run_ids)))).scalars()
+    )
+    for r in run_ids:
+        if r not in found:
+            raise NotFound(f"run {r!r} does not exist")
