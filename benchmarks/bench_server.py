@@ -51,7 +51,8 @@ from _harness import QUIET_ENV, print_table, save
 CLI = "from runyard.cli.app import main; main()"  # exactly the `runyard` console script
 
 
-Servers = dict[str, tuple[subprocess.Popen[bytes], str, str]]
+Server = tuple[subprocess.Popen[bytes], str, str]  # process, base URL, store URI
+Servers = dict[str, Server]
 BULK = "/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval"
 
 
@@ -76,68 +77,40 @@ def _wait(url: str, path: str) -> None:
     raise RuntimeError(f"{url} did not start")
 
 
-def start_runyard(root: Path, workers: int) -> tuple[subprocess.Popen[bytes], str, str]:
+def _start_server(name: str, db: Path, argv: list[str], port: int) -> Server:
+    """Start one server process on loopback and wait for its health route."""
+    proc = subprocess.Popen(
+        argv,
+        env={**os.environ, **QUIET_ENV},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    server = (proc, f"http://127.0.0.1:{port}", f"sqlite:///{db}")
+    try:
+        _wait(server[1], "/health")
+    except RuntimeError:
+        stop({name: server})
+        raise
+    return server
+
+
+def start_runyard(root: Path, workers: int) -> Server:
     (port,) = _ports(1)
     db = root / "runyard.db"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            CLI,
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{db}",
-            "--artifact-uri",
-            str(root / "ry-art"),
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        env={**os.environ, **QUIET_ENV},
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    server = (proc, f"http://127.0.0.1:{port}", f"sqlite:///{db}")
-    try:
-        _wait(server[1], "/health")
-    except RuntimeError:
-        stop({"runyard": server})
-        raise
-    return server
+    argv = [sys.executable, "-c", CLI, "server", "--backend-store-uri", f"sqlite:///{db}"]
+    argv += ["--artifact-uri", str(root / "ry-art"), "--port", str(port)]
+    return _start_server("runyard", db, [*argv, "--workers", str(workers)], port)
 
 
-def start_mlflow(root: Path, workers: int = 1) -> tuple[subprocess.Popen[bytes], str, str]:
+def start_mlflow(root: Path, workers: int = 1) -> Server:
     (port,) = _ports(1)
     db = root / "mlflow.db"
-    proc = subprocess.Popen(
-        [
-            "mlflow",
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{db}",
-            "--default-artifact-root",
-            str(root / "ml-art"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        env={**os.environ, **QUIET_ENV},
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    argv = ["mlflow", "server", "--backend-store-uri", f"sqlite:///{db}"]
+    argv += ["--default-artifact-root", str(root / "ml-art"), "--host", "127.0.0.1"]
+    return _start_server(
+        "mlflow", db, [*argv, "--port", str(port), "--workers", str(workers)], port
     )
-    server = (proc, f"http://127.0.0.1:{port}", f"sqlite:///{db}")
-    try:
-        _wait(server[1], "/health")
-    except RuntimeError:
-        stop({"mlflow": server})
-        raise
-    return server
 
 
 def stop(servers: Servers) -> None:

@@ -44,7 +44,7 @@ from typing import Any
 
 from runyard.executors import WorkerLost
 from runyard.training._spec import WorkerOutcome, WorkerSpec
-from runyard.training._standby import BASE_MODULES, warm_up
+from runyard.training._standby import BASE_MODULES, take_over, warm_up
 
 __all__ = ["Zygote", "main"]
 
@@ -238,7 +238,7 @@ def serve(conn: Connection) -> None:
             if message and message[0] == "import":  # SIGCHLD still reaps workers meanwhile
                 warm_up(message[1], message[2], between=lambda: _serve_forks(conn, children))
                 if message[2]:
-                    _normal_priority()
+                    take_over()
     finally:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         for pid in list(children):
@@ -308,17 +308,11 @@ def _reap(conn: Connection, children: dict[int, int]) -> None:
             conn.send_bytes(pickle.dumps(("exited", token, pid, os.waitstatus_to_exitcode(status))))
 
 
-def _normal_priority() -> None:
-    with contextlib.suppress(OSError):
-        if os.getpriority(os.PRIO_PROCESS, 0) > 0:
-            os.setpriority(os.PRIO_PROCESS, 0, 0)
-
-
 def _child(conn: Connection, payload: bytes, path: str) -> None:
     """The forked worker: run one rank, write its outcome, exit (never returns)."""
     code = 0
     try:
-        _normal_priority()  # forked during a low-priority import: a rank runs at normal priority
+        take_over()  # forked during a low-priority import: a rank runs at normal priority
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         conn.close()

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from runyard.errors import InvalidArgument, MissingDependency
 
-__all__ = ["get_engine", "normalize_url", "write_lock"]
+__all__ = ["driver_mark", "get_engine", "normalize_url", "write_lock"]
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -135,3 +135,8 @@ def _create_sqlite_engine(url: sa.URL) -> sa.Engine:
             raise sa.exc.OperationalError(sql, (), e) from e
 
     return engine
+
+
+def driver_mark(dialect: sa.Dialect) -> str:
+    """The placeholder of one parameter in SQL sent straight to this dialect's driver."""
+    return "?" if dialect.paramstyle == "qmark" else "%s"

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from runyard.entities import LifecycleStage, Run, RunStatus
 from runyard.errors import InvalidArgument, NotFound
 from runyard.tracking.store.base import NewRun
+from runyard.tracking.store.sql.engine import driver_mark
 from runyard.tracking.store.sql.reader import parse_experiment_id
 from runyard.tracking.store.sql.schema import experiments, params, runs, tags
 
@@ -53,10 +54,8 @@ def _insert_sql(conn: sa.Connection, table: sa.Table, columns: tuple[str, ...]) 
     key = (dialect.name, table.name, columns)
     sql = _SQL.get(key)
     if sql is None:
-        for column in columns:
-            assert column in table.c, f"{table.name} has no column {column}"
         quote = dialect.identifier_preparer.quote
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        mark = driver_mark(dialect)
         sql = (
             f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
             f"VALUES ({', '.join(mark for _ in columns)})"

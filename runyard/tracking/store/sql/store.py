@@ -44,7 +44,7 @@ from runyard.tracking.store.base import (
 from runyard.tracking.store.sql import migrate
 from runyard.tracking.store.sql.batch import apply_batch
 from runyard.tracking.store.sql.end_runs import artifact_rows, end_runs_in, lineage_rows
-from runyard.tracking.store.sql.engine import get_engine, write_lock
+from runyard.tracking.store.sql.engine import driver_mark, get_engine, write_lock
 from runyard.tracking.store.sql.errors import translate_errors
 from runyard.tracking.store.sql.metrics import PointColumns, read_downsampled, read_series
 from runyard.tracking.store.sql.new_runs import insert_runs
@@ -618,7 +618,7 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
         found: dict[str, str] = {}
         if not wanted:
             return found
-        mark = "?" if self._engine.dialect.paramstyle == "qmark" else "%s"
+        mark = driver_mark(self._engine.dialect)
         dbapi_error = self._engine.dialect.loaded_dbapi.Error
         with translate_errors("get_cache_entries"):
             raw = self._engine.raw_connection()
