@@ -1,9 +1,9 @@
 """Metric history: one series, or one key of many runs (JSON or Arrow), optionally downsampled.
 
 Many runs are read a slice at a time and downsampled before the next slice is read, so a
-chart request over long series holds at most one slice of full series in memory. A store
-with ``get_downsampled_histories`` (the SQL store) downsamples itself, from per-chunk
-sketches, without reading every point.
+chart request over long series holds at most one slice of full series in memory. The store
+downsamples (``get_downsampled_histories``); the SQL store does it from per-chunk sketches,
+without reading every point.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from fastapi import APIRouter, Depends, Query, Response
 from runyard.entities import MetricSeries
 from runyard.server.arrow_export import series_to_arrow
 from runyard.server.context import ServerContext, context_of
-from runyard.server.downsample import downsample
 from runyard.server.routes._views import json_response
 from runyard.wire import HistoriesRequest, SeriesOut, SeriesPage
 
@@ -43,11 +42,7 @@ def _wire(s: MetricSeries) -> SeriesOut:
 def _downsampled(
     ctx: ServerContext, run_ids: Sequence[str], key: str, max_points: int
 ) -> list[MetricSeries]:
-    own = getattr(ctx.store, "get_downsampled_histories", None)
-    if own is not None:
-        found: list[MetricSeries] = own(run_ids, key, max_points)
-        return found
-    return [downsample(s, max_points) for s in ctx.store.get_metric_histories(run_ids, key)]
+    return ctx.store.get_downsampled_histories(run_ids, key, max_points)
 
 
 def _series_json(series: Sequence[MetricSeries]) -> bytes:

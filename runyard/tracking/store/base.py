@@ -293,6 +293,25 @@ class TrackingStore(abc.ABC):
         """
         return [self.get_metric_history(r, key) for r in run_ids]
 
+    def get_downsampled_histories(
+        self, run_ids: Sequence[str], key: str, max_points: int
+    ) -> list[MetricSeries]:
+        """:meth:`get_metric_histories` reduced for a chart to at most ``max_points`` each.
+
+        A longer series keeps, per bucket of consecutive points, its smallest and largest
+        point and its first and last points (:func:`~runyard.tracking.store.downsample.
+        downsample`). This default reads the whole series; the SQL store answers long series
+        from per-chunk sketches instead.
+
+        Raises:
+            NotFound: a run does not exist.
+            InvalidArgument: ``max_points`` is below 2.
+        """
+        from runyard.tracking.store.downsample import check_max_points, downsample
+
+        check_max_points(max_points)
+        return [downsample(s, max_points) for s in self.get_metric_histories(run_ids, key)]
+
     @abc.abstractmethod
     def search_runs(
         self,

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 from runyard.entities import Metric, MetricSeries
 from runyard.errors import InvalidArgument, NotFound
-from runyard.server.downsample import downsample
-from runyard.tracking.store import get_store
+from runyard.tracking.store import TrackingStore, get_store
+from runyard.tracking.store.downsample import downsample
 from runyard.tracking.store.sql import SqlTrackingStore
 from runyard.tracking.store.sql.engine import get_engine
 from runyard.tracking.store.sql.sketch import downsample_blocks, sketch_records
@@ -99,3 +99,19 @@ def test_one_point_blocks_are_the_exact_rule() -> None:
         recs = [(len(p), sketch_records(steps[p], values[p], stamps[p], block=1)) for p in parts]
         got_steps, _, _ = downsample_blocks(recs, max_points, block=1)
         assert list(got_steps) == list(exact.steps) and len(got_steps) <= max_points
+
+
+def test_the_store_contracts_default_reads_whole_series_and_downsamples_each(
+    sql_store: SqlTrackingStore,
+) -> None:
+    """A store without sketches (the base-class default, e.g. the REST store) gets the rule."""
+    run_id = sql_store.create_run("0").run_id
+    values = np.sin(np.arange(5_000) / 50.0)
+    values[4_321] = 50.0
+    _log(sql_store, run_id, values, chunk=1_000)
+    (got,) = TrackingStore.get_downsampled_histories(sql_store, [run_id], "loss", 200)
+    (whole,) = sql_store.get_metric_histories([run_id], "loss")
+    assert list(got.steps) == list(downsample(whole, 200).steps)
+    assert 2 < len(got) <= 200 and 50.0 in got.values
+    with pytest.raises(InvalidArgument, match="max_points"):
+        TrackingStore.get_downsampled_histories(sql_store, [run_id], "loss", 1)

@@ -10,8 +10,9 @@ least ``BLOCK`` points; a reader computes the same sketch on the fly for any oth
 :func:`downsample_blocks` reduces a series' block records to chart buckets: bucket ``i``
 holds the blocks that start at a point index in ``[i * size, (i + 1) * size)`` and keeps
 their smallest and largest point. With one point per block this is exactly
-:func:`runyard.server.downsample.downsample`'s rule; with ``BLOCK`` points per block the bucket
-edges snap to block edges, and the extremes kept are still the true extremes of each bucket.
+:func:`~runyard.tracking.store.downsample.downsample`'s rule; with ``BLOCK`` points per block
+the bucket edges snap to block edges, and the extremes kept are still the true extremes of
+each bucket.
 
 Example:
     >>> import numpy as np

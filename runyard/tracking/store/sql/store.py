@@ -41,6 +41,7 @@ from runyard.tracking.store.base import (
     check_new_run,
     check_run_end,
 )
+from runyard.tracking.store.downsample import check_max_points
 from runyard.tracking.store.sql import migrate
 from runyard.tracking.store.sql.batch import apply_batch
 from runyard.tracking.store.sql.end_runs import artifact_rows, end_runs_in, lineage_rows
@@ -460,10 +461,7 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
             NotFound: a run does not exist.
             InvalidArgument: ``max_points`` is below 2.
         """
-        if not isinstance(max_points, int) or max_points < 2:
-            raise InvalidArgument(
-                f"max_points must be an integer of at least 2, got {max_points!r}"
-            )
+        check_max_points(max_points)
         if not run_ids:
             return []
         with self._tx("get_downsampled_histories") as conn:

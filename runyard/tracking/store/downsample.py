@@ -13,8 +13,15 @@ from array import array
 import numpy as np
 
 from runyard.entities import MetricSeries
+from runyard.errors import InvalidArgument
 
-__all__ = ["downsample"]
+__all__ = ["check_max_points", "downsample"]
+
+
+def check_max_points(max_points: object) -> None:
+    """Raise InvalidArgument unless ``max_points`` is an integer of at least 2."""
+    if not isinstance(max_points, int) or max_points < 2:
+        raise InvalidArgument(f"max_points must be an integer of at least 2, got {max_points!r}")
 
 
 def downsample(series: MetricSeries, max_points: int) -> MetricSeries:
