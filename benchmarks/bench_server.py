@@ -30,6 +30,11 @@ bulk-interval read is slow) are created with its client and their points bulk-in
 
 ``--quick`` uses small sizes; the full run uses 100k runs and 100 runs x 100k steps.
 ``--workers 1 2`` repeats the ingest rows with a 2-worker runyard server.
+
+The ingest table ends with a *null server* row per client count (``_null_server.py``: it
+answers every request at once and stores nothing): the most points/s the stock ``mlflow``
+client reaches on this machine against any server, so the highest ratio any server could
+show. With 4 client processes on 2 cores that ceiling, not the server, decides the ratio.
 """
 
 from __future__ import annotations
@@ -111,6 +116,23 @@ def start_mlflow(root: Path, workers: int = 1) -> Server:
     return _start_server(
         "mlflow", db, [*argv, "--port", str(port), "--workers", str(workers)], port
     )
+
+
+def start_null() -> Server:
+    """The server that does no work (``_null_server.py``): the ceiling of the ingest rows."""
+    (port,) = _ports(1)
+    script = str(Path(__file__).with_name("_null_server.py"))
+    return _start_server("null", Path("/nonexistent"), [sys.executable, script, str(port)], port)
+
+
+def ceiling(batches: int) -> dict[int, float]:
+    """Points/s of the stock mlflow client against the null server, for 1 and 4 processes."""
+    null = start_null()
+    try:
+        ingest(MLFLOW_INGEST, null[1], 1, 1)
+        return {procs: ingest(MLFLOW_INGEST, null[1], batches, procs) for procs in (1, 4)}
+    finally:
+        stop({"null": null})
 
 
 def stop(servers: Servers) -> None:
@@ -412,6 +434,11 @@ def main() -> None:
         default=1,
         help="worker processes of the mlflow server (the baseline of every ratio)",
     )
+    ap.add_argument(
+        "--ingest-only",
+        action="store_true",
+        help="measure the ingest rows only (no search, history)",
+    )
     args = ap.parse_args()
     sizes = (
         {"batches": 5, "native_batches": 10, "runs": 2000, "hist_runs": 10, "hist_steps": 10_000}
@@ -430,6 +457,8 @@ def main() -> None:
         cmd += " --workers " + " ".join(map(str, args.workers))
     if args.mlflow_workers != 1:
         cmd += f" --mlflow-workers {args.mlflow_workers}"
+    if args.ingest_only:
+        cmd += " --ingest-only"
     results: dict[str, object] = {
         "command": cmd,
         "cpus": os.cpu_count(),
@@ -468,53 +497,64 @@ def main() -> None:
                     "ratio_mlflow_client": ry / ml,
                     "ratio_native": nat / ml,
                 }
+        top = ceiling(sizes["batches"])
+        for procs, pps in top.items():
+            ml = ml_pps[procs]
+            rows.append([f"mlflow client, {procs} proc, null server", ml, pps, pps / ml, "ceiling"])
+            results[f"ingest_{procs}_null_server"] = {"mlflow_pps": ml, "null_server_pps": pps}
+            results[f"ingest_{procs}_null_server"]["ratio"] = pps / ml
         print_table(
             f"ingest (points/s; mlflow server: {args.mlflow_workers} worker(s))",
             ["case", "mlflow server", "runyard", "ratio", "goal"],
             rows,
         )
-        if args.workers[-1] != 1:  # search and history against a 1-worker server
-            stop({"runyard": servers.pop("runyard")})
-            servers["runyard"] = start_runyard(root / "w1-read", 1)
-        # history first: MLflow's timed-out search keeps its server busy for minutes
-        h = history(servers, sizes["hist_runs"], sizes["hist_steps"])
-        results["history"] = {**h, "runs": sizes["hist_runs"], "steps": sizes["hist_steps"]}
-        print_table(
-            f"history downsampled to 1000 points ({sizes['hist_runs']} runs x "
-            f"{sizes['hist_steps']} steps; mlflow on {h['mlflow_runs']} runs) (ms, median)",
-            ["mlflow server", "runyard (JSON)", "runyard (Arrow)", "goal"],
-            [
+        if not args.ingest_only:
+            if args.workers[-1] != 1:  # search and history against a 1-worker server
+                stop({"runyard": servers.pop("runyard")})
+                servers["runyard"] = start_runyard(root / "w1-read", 1)
+            # history first: MLflow's timed-out search keeps its server busy for minutes
+            h = history(servers, sizes["hist_runs"], sizes["hist_steps"])
+            results["history"] = {**h, "runs": sizes["hist_runs"], "steps": sizes["hist_steps"]}
+            print_table(
+                f"history downsampled to 1000 points ({sizes['hist_runs']} runs x "
+                f"{sizes['hist_steps']} steps; mlflow on {h['mlflow_runs']} runs) (ms, median)",
+                ["mlflow server", "runyard (JSON)", "runyard (Arrow)", "goal"],
                 [
-                    h["mlflow_ms"] if h["mlflow_ms"] is not None else "n/a",
-                    h["runyard_ms"],
-                    h["runyard_arrow_ms"],
-                    "<=100 ms",
-                ]
-            ],
-        )
-        exps = populate(servers, sizes["runs"])
-        s_ry = time_search(servers["runyard"][1], exps["runyard"])
-        s_ml = time_search(servers["mlflow"][1], exps["mlflow"], timeout_s=MLFLOW_SEARCH_TIMEOUT_S)
-        results["search"] = {
-            "runs": sizes["runs"],
-            "mlflow_ms": s_ml,  # None: no answer within mlflow_timeout_s
-            "runyard_ms": s_ry,
-            "mlflow_timeout_s": MLFLOW_SEARCH_TIMEOUT_S,
-        }
-        assert s_ry is not None
-        limit_ms = MLFLOW_SEARCH_TIMEOUT_S * 1000
-        ml_cell = f"{s_ml:,.0f}" if s_ml is not None else f"> {limit_ms:,.0f} (timed out)"
-        speedup = f"{s_ml / s_ry:,.1f}" if s_ml is not None else f"> {limit_ms / s_ry:,.0f}"
-        print_table(
-            f"search_runs order by metric over {sizes['runs']} runs (ms, median of up to 7)",
-            ["mlflow server", "runyard", "speed-up", "goal"],
-            [[ml_cell, s_ry, speedup, "<=150 ms"]],
-        )
+                    [
+                        h["mlflow_ms"] if h["mlflow_ms"] is not None else "n/a",
+                        h["runyard_ms"],
+                        h["runyard_arrow_ms"],
+                        "<=100 ms",
+                    ]
+                ],
+            )
+            exps = populate(servers, sizes["runs"])
+            s_ry = time_search(servers["runyard"][1], exps["runyard"])
+            s_ml = time_search(
+                servers["mlflow"][1], exps["mlflow"], timeout_s=MLFLOW_SEARCH_TIMEOUT_S
+            )
+            results["search"] = {
+                "runs": sizes["runs"],
+                "mlflow_ms": s_ml,  # None: no answer within mlflow_timeout_s
+                "runyard_ms": s_ry,
+                "mlflow_timeout_s": MLFLOW_SEARCH_TIMEOUT_S,
+            }
+            assert s_ry is not None
+            limit_ms = MLFLOW_SEARCH_TIMEOUT_S * 1000
+            ml_cell = f"{s_ml:,.0f}" if s_ml is not None else f"> {limit_ms:,.0f} (timed out)"
+            speedup = f"{s_ml / s_ry:,.1f}" if s_ml is not None else f"> {limit_ms / s_ry:,.0f}"
+            print_table(
+                f"search_runs order by metric over {sizes['runs']} runs (ms, median of up to 7)",
+                ["mlflow server", "runyard", "speed-up", "goal"],
+                [[ml_cell, s_ry, speedup, "<=150 ms"]],
+            )
     finally:
         stop(servers)
     results["load_average_after"] = os.getloadavg()
-    suffix = ("_quick" if args.quick else "") + (
-        f"_mlflow{args.mlflow_workers}w" if args.mlflow_workers != 1 else ""
+    suffix = (
+        ("_quick" if args.quick else "")
+        + (f"_mlflow{args.mlflow_workers}w" if args.mlflow_workers != 1 else "")
+        + ("_ingest" if args.ingest_only else "")
     )
     save("server" + suffix, results)
 
