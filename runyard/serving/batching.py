@@ -5,20 +5,25 @@ batch only when their non-batch dimensions and datatypes agree. A failing batch 
 its requests. ``max_batch_size=1`` runs every request on its own (no batching).
 
 The delay is adaptive: a request waits up to ``max_queue_delay`` for others only while they
-arrive closer together than that delay (an average of recent gaps), so an idle or lightly
-loaded server adds no queueing to any request. With a delay of 0 the batcher is greedy: a
+arrive closer together than that delay (both an average of recent gaps and the gap just
+before it), so an idle or lightly loaded server adds no queueing to any request, and neither
+does the first request after a pause. With a delay of 0 the batcher is greedy: a
 batch is whatever queued while the previous one ran.
 
-Requests from an asyncio event loop (:meth:`DynamicBatcher.submit_async`) are answered with
-one ``call_soon_threadsafe`` per batch, not one wake-up of the loop per request. A batcher
-made ``inline`` (a model that predicts a whole batch in microseconds) runs its batches on the
-event loop instead: requests parsed in one turn of the loop are collected in a list and run
-as one batch by a single callback at the end of that turn, with no thread hand-off at all.
+Requests from an asyncio event loop (:meth:`DynamicBatcher.submit_async`, or
+:meth:`DynamicBatcher.submit_callback` to be answered through a plain callback rather than a
+future) are answered with one ``call_soon_threadsafe`` per batch, not one wake-up of the loop
+per request. A batcher made ``inline`` (a model that predicts a whole batch in microseconds)
+runs its batches on the event loop instead: requests parsed in one turn of the loop are
+collected in a list and run as one batch by a single callback in the next turn, with no
+thread hand-off at all; a lone request on an idle model runs in that next turn, so it waits
+for nothing but one pass of the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import threading
 import time
@@ -31,9 +36,13 @@ import numpy as np
 
 from runyard.errors import RunyardError, UserCodeError
 
-__all__ = ["BatchConfig", "BatcherClosed", "DynamicBatcher"]
+__all__ = ["Answer", "BatchConfig", "BatcherClosed", "DynamicBatcher"]
+
+log = logging.getLogger("runyard.serving")
 
 Arrays = dict[str, np.ndarray[Any, Any]]
+Answer = Callable[[Arrays | BaseException], None]
+"""Called on the event loop with a request's outputs, or the error that failed its batch."""
 Predict = Callable[[Arrays], Arrays]
 Observer = Callable[[int, float], None]
 """Called after each batch with (rows in the batch, seconds the oldest request queued)."""
@@ -75,20 +84,26 @@ class _Item:
     inputs: Arrays
     rows: int
     key: tuple[Any, ...]
-    future: Future[Arrays] | asyncio.Future[Arrays]
+    future: Future[Arrays] | asyncio.Future[Arrays] | Answer
     enqueued: float
     loop: asyncio.AbstractEventLoop | None = None
 
 
-def _deliver(answers: list[tuple[asyncio.Future[Arrays], Arrays | BaseException]]) -> None:
-    """Runs on the event loop: settle the futures of one batch."""
-    for fut, answer in answers:
-        if fut.done():  # the request was cancelled (client gone)
+def _deliver(answers: list[tuple[asyncio.Future[Arrays] | Answer, Arrays | BaseException]]) -> None:
+    """Runs on the event loop: settle the futures (or call the callbacks) of one batch."""
+    for sink, answer in answers:
+        if not isinstance(sink, asyncio.Future):
+            try:
+                sink(answer)
+            except Exception:  # noqa: BLE001 - one bad callback must not strand the others
+                log.exception("answering a request failed")
+            continue
+        if sink.done():  # the request was cancelled (client gone)
             continue
         if isinstance(answer, BaseException):
-            fut.set_exception(answer)
+            sink.set_exception(answer)
         else:
-            fut.set_result(answer)
+            sink.set_result(answer)
 
 
 def _key(inputs: Arrays) -> tuple[Any, ...]:
@@ -131,6 +146,7 @@ class DynamicBatcher:
         self._carry: _Item | None = None
         self._last_arrival = 0.0
         self._gap = float("inf")  # average seconds between arrivals, as the worker sees them
+        self._last_gap = float("inf")  # seconds between the last two arrivals
         self._thread = threading.Thread(target=self._loop, name=f"batcher-{name}", daemon=True)
         self._thread.start()
 
@@ -162,9 +178,27 @@ class DynamicBatcher:
         """Like :meth:`submit`, from a running event loop; await the returned future."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Arrays] = loop.create_future()
+        self._submit_on_loop(inputs, fut, loop)
+        return fut
+
+    def submit_callback(self, inputs: Arrays, answer: Answer) -> None:
+        """From a running event loop: queue a request; ``answer`` is called on that loop.
+
+        No future and no task: an inline batcher calls ``answer`` from the batch itself, so
+        the answer can be written out in the same turn of the loop that ran the model.
+        Raises BatcherClosed.
+        """
+        self._submit_on_loop(inputs, answer, asyncio.get_running_loop())
+
+    def _submit_on_loop(
+        self,
+        inputs: Arrays,
+        fut: asyncio.Future[Arrays] | Answer,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
         if not self._inline:
             self._enqueue(inputs, fut, loop)
-            return fut
+            return
         rows = next(iter(inputs.values())).shape[0] if inputs else 0
         with self._lock:
             if self._closed:
@@ -173,22 +207,23 @@ class DynamicBatcher:
         now = time.perf_counter()
         self._waiting.append(_Item(inputs, rows, _key(inputs), fut, now, loop))
         self._waiting_rows += rows
+        gap = now - self._inline_last if self._inline_last else float("inf")
         if self._inline_last:
-            gap = now - self._inline_last
             g = self._inline_gap
             self._inline_gap = gap if g == float("inf") else 0.8 * g + 0.2 * gap
         self._inline_last = now
         limit, delay = self._config.max_batch_size, self._config.max_queue_delay
         full = self._waiting_rows >= limit
         if self._flush is None:
-            if delay > 0 and not full and limit > 1 and self._inline_gap < delay:
+            # wait for company only while requests come closer together than the delay,
+            # on average and just now: the first request after a pause runs at once
+            if delay > 0 and not full and limit > 1 and max(gap, self._inline_gap) < delay:
                 self._flush = loop.call_later(delay, self._run_waiting)
             else:
                 self._flush = loop.call_soon(self._run_waiting)
         elif full and isinstance(self._flush, asyncio.TimerHandle):
             self._flush.cancel()
             self._flush = loop.call_soon(self._run_waiting)
-        return fut
 
     def _run_waiting(self) -> None:
         """Inline mode, on the event loop: run everything collected, in batches."""
@@ -230,10 +265,11 @@ class DynamicBatcher:
         except queue.Empty:
             return None
         if got is not None:
+            gap = got.enqueued - self._last_arrival if self._last_arrival else float("inf")
             if self._last_arrival:
-                gap = got.enqueued - self._last_arrival
                 self._gap = gap if self._gap == float("inf") else 0.8 * self._gap + 0.2 * gap
             self._last_arrival = got.enqueued
+            self._last_gap = gap
         return got
 
     def _collect(self, first: _Item) -> list[_Item]:
@@ -243,7 +279,9 @@ class DynamicBatcher:
             return batch
         delay = self._config.max_queue_delay
         # adaptive: wait for company only while requests come closer together than the delay
-        deadline = first.enqueued + delay if delay > 0 and self._gap < delay else 0.0
+        # (on average and just now: the first request after a pause runs at once)
+        waits = delay > 0 and max(self._gap, self._last_gap) < delay
+        deadline = first.enqueued + delay if waits else 0.0
         while rows < limit:
             item = self._next(max(0.0, deadline - time.perf_counter()))
             if item is None:
@@ -294,6 +332,8 @@ class DynamicBatcher:
         for item, answer in zip(batch, answers, strict=True):
             if item.loop is not None:
                 by_loop.setdefault(item.loop, []).append((item.future, answer))
+            elif not isinstance(item.future, Future):
+                raise TypeError("a callback request needs its event loop")  # pragma: no cover
             elif isinstance(answer, BaseException):
                 item.future.set_exception(answer)
             else:

@@ -14,10 +14,12 @@ model itself takes microseconds.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import orjson
 
 from runyard.errors import InvalidArgument, NotFound
@@ -29,8 +31,9 @@ from runyard.serving.binary import (
     requested_outputs,
     split_body,
 )
-from runyard.serving.http_server import HttpRequest, Reply
+from runyard.serving.http_server import FastHandler, Handler, HttpRequest, Reply, Respond
 from runyard.serving.metrics import CONTENT_TYPE
+from runyard.serving.model_pool import ServedModel
 from runyard.serving.protocol import (
     Inference,
     model_metadata,
@@ -40,11 +43,26 @@ from runyard.serving.protocol import (
 
 __all__ = ["HttpHandler", "create_http_handler"]
 
-HttpHandler = Callable[[HttpRequest], Awaitable[Reply]]
+Arrays = dict[str, np.ndarray[Any, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpHandler:
+    """The REST front end: ``handle`` for any request, ``fast`` for inference without a task.
+
+    ``fast`` is called by :class:`~runyard.serving.http_server.HttpServer` with a request
+    read whole in one turn of the loop; it returns False for anything but an inference
+    request (which then goes to ``handle``), and otherwise answers through ``respond``.
+    """
+
+    handle: Handler
+    fast: FastHandler
+
 
 _JSON = [(b"content-type", b"application/json")]
 _OCTETS = b"application/octet-stream"
 _JSON_OPTS = orjson.OPT_SERIALIZE_NUMPY
+_HEADER_BYTES = HEADER.encode()
 
 
 class _MethodNotAllowed(InvalidArgument):
@@ -53,6 +71,24 @@ class _MethodNotAllowed(InvalidArgument):
 
 def _json(body: Any, status: int = 200) -> Reply:
     return status, _JSON, orjson.dumps(body, option=_JSON_OPTS)
+
+
+def _infer_reply(
+    served: ServedModel, doc: dict[str, Any], out: Arrays, flags: Any, default: bool
+) -> Reply:
+    entries, chunks = encode_outputs(out, flags, default)
+    answer: dict[str, Any] = {
+        "model_name": served.name,
+        "model_version": served.version,
+        "outputs": entries,
+    }
+    if "id" in doc:
+        answer["id"] = doc["id"]
+    text = orjson.dumps(answer, option=_JSON_OPTS)
+    if not chunks:
+        return 200, _JSON, text
+    headers = [(b"content-type", _OCTETS), (_HEADER_BYTES, str(len(text)).encode())]
+    return 200, headers, b"".join([text, *chunks])
 
 
 def _error(e: BaseException) -> Reply:
@@ -72,41 +108,53 @@ def create_http_handler(inference: Inference) -> HttpHandler:
     Example:
         >>> from runyard.serving.http_server import HttpServer
         >>> handler = create_http_handler(inference)  # doctest: +SKIP
-        >>> server = HttpServer(handler, inference.limits.max_request_bytes)  # doctest: +SKIP
+        >>> limit = inference.limits.max_request_bytes  # doctest: +SKIP
+        >>> server = HttpServer(handler.handle, limit, fast=handler.fast)  # doctest: +SKIP
     """
     pool = inference.pool
 
-    async def infer(name: str, version: str | None, request: HttpRequest) -> Reply:
+    def start_infer(name: str, version: str | None, request: HttpRequest, respond: Respond) -> None:
+        """Parse, check and queue one inference; ``respond`` gets its reply (maybe at once)."""
         started = time.perf_counter()
-        error: BaseException | None = None
         try:
             _check_encoding(request)
             head, binary = split_body(request.body, request.headers.get(HEADER))
             doc = parse_header(head)
             requested, flags, default = requested_outputs(doc)
             tensors = decode_inputs(doc["inputs"], binary)
-            served, out = await inference.run(name, version, tensors, requested)
-            entries, chunks = encode_outputs(out, flags, default)
-            answer: dict[str, Any] = {
-                "model_name": served.name,
-                "model_version": served.version,
-                "outputs": entries,
-            }
-            if "id" in doc:
-                answer["id"] = doc["id"]
-            text = orjson.dumps(answer, option=_JSON_OPTS)
-            if not chunks:
-                return 200, _JSON, text
-            headers = [
-                (b"content-type", _OCTETS),
-                (HEADER.encode(), str(len(text)).encode()),
-            ]
-            return 200, headers, b"".join([text, *chunks])
         except Exception as e:  # noqa: BLE001 - the server answers every request
-            error = e
-            return _error(e)
-        finally:
+            inference.record(name, "http", e, started)
+            respond(_error(e))
+            return
+
+        def answer(served: ServedModel, out: Arrays | BaseException) -> None:
+            error: BaseException | None = None
+            try:
+                if isinstance(out, BaseException):
+                    raise out
+                reply = _infer_reply(served, doc, out, flags, default)
+            except Exception as e:  # noqa: BLE001 - the server answers every request
+                error = e
+                reply = _error(e)
             inference.record(name, "http", error, started)
+            respond(reply)
+
+        try:
+            inference.submit(name, version, tensors, requested, answer)
+        except Exception as e:  # noqa: BLE001 - bad input, unknown model: answered now
+            inference.record(name, "http", e, started)
+            respond(_error(e))
+
+    async def infer(name: str, version: str | None, request: HttpRequest) -> Reply:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Reply] = loop.create_future()
+
+        def respond(reply: Reply) -> None:
+            if not done.done():
+                done.set_result(reply)
+
+        start_infer(name, version, request, respond)
+        return await done
 
     def model_get(name: str, version: str | None, ready: bool) -> Reply:
         served = pool.get(name, version)
@@ -153,7 +201,23 @@ def create_http_handler(inference: Inference) -> HttpHandler:
         except Exception as e:  # noqa: BLE001 - every failure becomes an error body
             return _error(e)
 
-    return handle
+    def fast(request: HttpRequest, respond: Respond) -> bool:
+        # POST /v2/models/{m}[/versions/{v}]/infer: taken without a task (see HttpServer)
+        if request.method != "POST":
+            return False
+        parts = request.path.strip("/").split("/")
+        if len(parts) == 4 and parts[3] == "infer":
+            version = None
+        elif len(parts) == 6 and parts[3] == "versions" and parts[5] == "infer":
+            version = parts[4]
+        else:
+            return False
+        if parts[0] != "v2" or parts[1] != "models":
+            return False
+        start_infer(parts[2], version, request, respond)
+        return True
+
+    return HttpHandler(handle, fast)
 
 
 def _expect(method: str, allowed: str) -> None:

@@ -9,6 +9,13 @@ with 413 before reading them, and answers malformed requests with 400 and a clos
 connection. :meth:`HttpServer.shutdown` stops listening, lets every request already
 received finish, and closes idle connections.
 
+Each connection has a task that reads and answers its requests. An optional ``fast``
+handler skips it: when a whole request (``Content-Length`` body, no ``Expect``) arrives on a
+connection with nothing in progress, ``data_received`` offers it to ``fast``, which may take
+it and answer later through a callback that writes the reply — no task wake-up before the
+request is parsed, no future to resume after it is answered. Anything ``fast`` declines, and
+anything that arrives while a request is in progress, goes to the connection's task.
+
 Example:
     >>> async def handler(req: HttpRequest) -> Reply:
     ...     return 200, [(b"content-type", b"text/plain")], b"hi " + req.path.encode()
@@ -28,12 +35,15 @@ from urllib.parse import unquote
 
 import orjson
 
-__all__ = ["HttpRequest", "HttpServer", "Reply"]
+__all__ = ["FastHandler", "Handler", "HttpRequest", "HttpServer", "Reply", "Respond"]
 
 log = logging.getLogger("runyard.serving")
 
 Reply = tuple[int, list[tuple[bytes, bytes]], bytes]
 Handler = Callable[["HttpRequest"], Awaitable[Reply]]
+Respond = Callable[[Reply], None]
+FastHandler = Callable[["HttpRequest", Respond], bool]
+"""Takes a request (True) and answers it through ``Respond``, now or later; or declines."""
 
 _MAX_HEAD = 64 * 1024
 _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
@@ -88,6 +98,11 @@ class _Connection(asyncio.Protocol):
         self._last_active = asyncio.get_running_loop().time()
         self._wake: asyncio.Event = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # True while the task waits for the first byte of a request: only then may
+        # data_received hand a whole request to the server's fast handler
+        self._at_rest = False
+        self._task_has_it = True  # False while a fast request owns the buffer
+        self._fast_need = 0  # bytes a partly received request needs before it is offered
 
     # -- asyncio callbacks ------------------------------------------------------------------
 
@@ -105,9 +120,79 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self._last_active = asyncio.get_running_loop().time()
         self._buf += data
+        if self._at_rest and self._server.fast is not None:
+            if len(self._buf) < self._fast_need:
+                return  # the rest of a request the fast handler may take is on its way
+            taken = self._take_fast()
+            if taken is not False:
+                return  # taken (True), or not whole yet (None): nothing for the task
+            self._at_rest = False  # the task reads this request
+            self._fast_need = 0
         if len(self._buf) > _MAX_HEAD + self._server.max_body and self._transport is not None:
             self._transport.pause_reading()  # backpressure: a request is being answered
-        self._wake.set()
+        if self._task_has_it:  # else a fast request is in progress; its reply hands on
+            self._wake.set()
+
+    # -- the fast path ------------------------------------------------------------------------
+
+    def _take_fast(self) -> bool | None:
+        """Offer a whole buffered request to the fast handler.
+
+        True: taken. False: declined, the task reads it. None: not whole yet (a client may
+        send the head and the body in separate writes); ``_fast_need`` bytes are awaited.
+        """
+        buf, fast = self._buf, self._server.fast
+        end = buf.find(b"\r\n\r\n")
+        if fast is None or len(buf) > _MAX_HEAD + self._server.max_body:
+            return False
+        if end < 0:
+            if len(buf) > _MAX_HEAD:
+                return False  # the task answers 431
+            self._fast_need = len(buf) + 1
+            return None
+        try:
+            method, path, headers, http11 = _parse_head(bytes(buf[:end]))
+        except _BadRequest:
+            return False  # the task answers it with its error
+        length_text = headers.get("content-length", "0")
+        if "transfer-encoding" in headers or "expect" in headers or not length_text.isdigit():
+            return False
+        length = int(length_text)
+        start = end + 4
+        if length > self._server.max_body:
+            return False  # the task answers 413
+        if len(buf) < start + length:
+            self._fast_need = start + length
+            return None
+        self._fast_need = 0
+        self._at_rest = False
+        conn = headers.get("connection", "").lower()
+        keep = ("close" not in conn) if http11 else ("keep-alive" in conn)
+        request = HttpRequest(method, path, headers, bytes(buf[start : start + length]))
+        self._busy = True
+        self._task_has_it = False
+        if not fast(request, lambda reply: self._respond(reply, keep, start + length)):
+            self._busy = False
+            self._task_has_it = True
+            return False
+        return True
+
+    def _respond(self, reply: Reply, keep: bool, used: int) -> None:
+        """Write a fast request's reply, then let the next request (if any) go on."""
+        del self._buf[:used]
+        keep = keep and not self._server.stopping
+        self._write(reply, keep)
+        self._busy = False
+        self._task_has_it = True
+        if not keep:
+            self._closing = True
+            if self._transport is not None:
+                self._transport.close()
+            self._wake.set()
+        elif self._buf:  # pipelined bytes arrived meanwhile: the task reads them in order
+            self._wake.set()
+        else:
+            self._at_rest = True  # the task still waits for the first byte of a request
 
     # -- the request loop ---------------------------------------------------------------------
 
@@ -130,8 +215,11 @@ class _Connection(asyncio.Protocol):
         self._wake.set()
 
     async def _need(self, n: int) -> bool:
-        """Wait until the buffer holds ``n`` bytes; False if the connection went away."""
-        while len(self._buf) < n:
+        """Wait until the buffer holds ``n`` bytes; False if the connection went away.
+
+        Bytes that a fast request still owns do not count: the task waits for its reply.
+        """
+        while len(self._buf) < n or not self._task_has_it:
             if self._transport is None or self._transport.is_closing():
                 return False
             self._transport.resume_reading()
@@ -150,7 +238,10 @@ class _Connection(asyncio.Protocol):
                 raise _BadRequest(431, "request head too large")
             if self._closing and not self._buf:
                 return None
-            if not await self._need(len(self._buf) + 1):
+            self._at_rest = not self._buf and not self._busy
+            ok = await self._need(len(self._buf) + 1)
+            self._at_rest = False
+            if not ok:
                 return None
 
     async def _chunked(self) -> bytes:
@@ -249,8 +340,9 @@ class _Connection(asyncio.Protocol):
 class HttpServer:
     """Serves ``handler`` over HTTP/1.1 keep-alive connections."""
 
-    def __init__(self, handler: Handler, max_body: int) -> None:
+    def __init__(self, handler: Handler, max_body: int, fast: FastHandler | None = None) -> None:
         self.handler = handler
+        self.fast = fast
         self.max_body = max_body
         self.connections: set[_Connection] = set()
         self.stopping = False

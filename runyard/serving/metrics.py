@@ -56,6 +56,10 @@ class ServingMetrics:
             ["model"],
             registry=self.registry,
         )
+        # plain counts, read when the gauge is scraped: two dict updates per request
+        self._pending: dict[str, int] = {}
+        self._request_children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+        self._batch_children: dict[str, tuple[Histogram, Histogram]] = {}
         self.reloads = Counter(
             "runyard_model_reloads",
             "Models swapped for a new version after their alias moved.",
@@ -65,13 +69,33 @@ class ServingMetrics:
 
     def request(self, model: str, protocol: str, status: str, seconds: float) -> None:
         """Count one answered request and observe its latency."""
-        self.requests.labels(model, protocol, status).inc()
-        self.latency.labels(model, protocol).observe(seconds)
+        key = (model, protocol, status)
+        pair = self._request_children.get(key)
+        if pair is None:  # ``labels()`` takes a lock and builds a key: once per label set
+            pair = (self.requests.labels(*key), self.latency.labels(model, protocol))
+            self._request_children[key] = pair
+        pair[0].inc()
+        pair[1].observe(seconds)
 
     def batch(self, model: str, rows: int, queued: float) -> None:
         """Observe one batch."""
-        self.batch_size.labels(model).observe(rows)
-        self.queue_time.labels(model).observe(queued)
+        pair = self._batch_children.get(model)
+        if pair is None:
+            pair = (self.batch_size.labels(model), self.queue_time.labels(model))
+            self._batch_children[model] = pair
+        pair[0].observe(rows)
+        pair[1].observe(queued)
+
+    def started(self, model: str) -> None:
+        """One more request of ``model`` is waiting for its answer."""
+        if model not in self._pending:
+            self._pending[model] = 0
+            self.pending.labels(model).set_function(lambda: self._pending[model])
+        self._pending[model] += 1
+
+    def finished(self, model: str) -> None:
+        """A request counted by :meth:`started` was answered (or failed)."""
+        self._pending[model] -= 1
 
     def render(self) -> bytes:
         """The text exposition format."""

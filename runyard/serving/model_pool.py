@@ -23,7 +23,7 @@ from runyard.errors import InvalidArgument, NotFound
 from runyard.registry import LoadedModel, Signature, get_manifest, load_model, resolve_model
 from runyard.registry.signature import numpy_dtype
 from runyard.registry.uri import ModelRef, parse_model_uri
-from runyard.serving.batching import BatchConfig, BatcherClosed, DynamicBatcher
+from runyard.serving.batching import Answer, BatchConfig, BatcherClosed, DynamicBatcher
 
 if TYPE_CHECKING:
     from runyard.tracking.client import Client
@@ -213,6 +213,23 @@ class ModelPool:
             served = self.get(name, version)
             try:
                 return served, served.batcher.submit_async(inputs)
+            except BatcherClosed:
+                time.sleep(0.001)  # the swap is under way; the new version is a moment off
+        raise NotFound(f"model {name!r} is being replaced; retry")
+
+    def infer_callback(
+        self, name: str, version: str | None, inputs: Arrays, answer: Answer
+    ) -> ServedModel:
+        """Like :meth:`infer`, answered through ``answer`` (on the loop) instead of a future.
+
+        Returns:
+            The version that will answer.
+        """
+        for _ in range(5):
+            served = self.get(name, version)
+            try:
+                served.batcher.submit_callback(inputs, answer)
+                return served
             except BatcherClosed:
                 time.sleep(0.001)  # the swap is under way; the new version is a moment off
         raise NotFound(f"model {name!r} is being replaced; retry")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,8 @@ __all__ = [
     "server_metadata",
     "status_of",
 ]
+
+Arrays = dict[str, np.ndarray[Any, Any]]
 
 SERVER_NAME = "runyard"
 EXTENSIONS: list[str] = ["binary_tensor_data"]
@@ -87,6 +89,25 @@ class Inference:
         self.pool = pool
         self.metrics = metrics
         self.limits = limits
+        self._names = frozenset(pool.names())
+
+    def _checked(
+        self,
+        name: str,
+        version: str | None,
+        tensors: Sequence[InputTensor],
+        requested: Sequence[str],
+    ) -> Arrays:
+        served = self.pool.get(name, version)
+        inputs = check_inputs(served.signature, tensors, self.limits.max_batch_rows)
+        if requested:
+            known = {t.name for t in served.signature.outputs}
+            missing = [r for r in requested if r not in known]
+            if missing:
+                raise InvalidArgument(
+                    f"unknown output(s) {missing}; the model gives {sorted(known)}"
+                )
+        return inputs
 
     async def run(
         self,
@@ -94,27 +115,49 @@ class Inference:
         version: str | None,
         tensors: Sequence[InputTensor],
         requested: Sequence[str],
-    ) -> tuple[ServedModel, dict[str, np.ndarray[Any, Any]]]:
+    ) -> tuple[ServedModel, Arrays]:
         """Check inputs against the signature, run them batched, keep requested outputs."""
-        served = self.pool.get(name, version)
-        inputs = check_inputs(served.signature, tensors, self.limits.max_batch_rows)
-        known = {t.name for t in served.signature.outputs}
-        missing = [r for r in requested if r not in known]
-        if missing:
-            raise InvalidArgument(f"unknown output(s) {missing}; the model gives {sorted(known)}")
+        inputs = self._checked(name, version, tensors, requested)
         answering, future = self.pool.infer(name, version, inputs)
-        pending = self.metrics.pending.labels(name)
-        pending.inc()
+        self.metrics.started(name)
         try:
             out = await future
         finally:
-            pending.dec()
+            self.metrics.finished(name)
         if requested:
             out = {k: out[k] for k in requested}
         return answering, out
 
+    def submit(
+        self,
+        name: str,
+        version: str | None,
+        tensors: Sequence[InputTensor],
+        requested: Sequence[str],
+        answer: Callable[[ServedModel, Arrays | BaseException], None],
+    ) -> None:
+        """Like :meth:`run`, without a future: ``answer`` is called on the event loop.
+
+        Bad input raises here, before anything is queued. With a model that runs on the
+        event loop, ``answer`` is called by the batch itself, in the turn of the loop after
+        this one (:meth:`runyard.serving.batching.DynamicBatcher.submit_callback`).
+        """
+        inputs = self._checked(name, version, tensors, requested)
+        metrics = self.metrics
+        answering: ServedModel | None = None
+
+        def done(out: Arrays | BaseException) -> None:
+            metrics.finished(name)
+            if requested and not isinstance(out, BaseException):
+                out = {k: out[k] for k in requested}
+            assert answering is not None  # set before any batch can run
+            answer(answering, out)
+
+        answering = self.pool.infer_callback(name, version, inputs, done)
+        metrics.started(name)
+
     def record(self, name: str, protocol: str, error: BaseException | None, started: float) -> None:
         """Count a finished request."""
         status = "ok" if error is None else status_of(error)[1].replace(" ", "_")
-        label = name if name in self.pool.names() else "_unknown"
+        label = name if name in self._names else "_unknown"
         self.metrics.request(label, protocol, status, time.perf_counter() - started)

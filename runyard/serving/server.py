@@ -68,7 +68,8 @@ async def _serve(config: ServeConfig, pool: ModelPool, inference: Inference) -> 
         await grpc_server.start()
     http_server = None
     if config.http_port:
-        http_server = HttpServer(create_http_handler(inference), config.limits.max_request_bytes)
+        handler = create_http_handler(inference)
+        http_server = HttpServer(handler.handle, config.limits.max_request_bytes, fast=handler.fast)
         await http_server.start(config.host, config.http_port)
     log.warning(
         "serving %s on http://%s:%s and grpc %s:%s",

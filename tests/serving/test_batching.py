@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -100,3 +101,58 @@ def test_async_submit_answers_on_the_event_loop() -> None:
     assert asyncio.run(main()) == [i + 1.0 for i in range(50)]
     batcher.close()
     assert sum(seen) == 50
+
+
+@pytest.mark.parametrize("inline", [True, False], ids=["on-the-loop", "worker-thread"])
+def test_callback_requests_are_answered_on_the_loop_and_batched(inline: bool) -> None:
+    import asyncio
+
+    seen: list[int] = []
+    batcher = DynamicBatcher(
+        lambda x: {"y": x["x"] * 2},
+        BatchConfig(64),
+        lambda rows, _q: seen.append(rows),
+        inline=inline,
+    )
+
+    async def main() -> tuple[list[float], set[int]]:
+        done = asyncio.get_running_loop().create_future()
+        answers: dict[int, float] = {}
+        threads: set[int] = set()
+
+        def answer_for(i: int) -> Callable[[Any], None]:
+            def answer(out: Any) -> None:
+                answers[i] = float(out["y"][0, 0])
+                threads.add(threading.get_ident())
+                if len(answers) == 20:
+                    done.set_result(None)
+
+            return answer
+
+        for i in range(20):
+            batcher.submit_callback({"x": np.full((1, 1), i, np.float32)}, answer_for(i))
+        await asyncio.wait_for(done, 10)
+        return [answers[i] for i in range(20)], threads
+
+    values, threads = asyncio.run(main())
+    batcher.close()
+    assert values == [i * 2.0 for i in range(20)]
+    assert threads == {threading.get_ident()}  # every answer ran on the event loop's thread
+    assert sum(seen) == 20
+    if inline:
+        assert seen == [20]  # the requests of one turn of the loop ran as one batch
+
+
+@pytest.mark.parametrize("inline", [True, False], ids=["on-the-loop", "worker-thread"])
+def test_a_lone_request_on_an_idle_model_does_not_wait_the_queue_delay(inline: bool) -> None:
+    import asyncio
+
+    batcher = DynamicBatcher(lambda x: {"y": x["x"]}, BatchConfig(64, 30.0), inline=inline)
+
+    async def main() -> Any:
+        answer = asyncio.get_running_loop().create_future()
+        batcher.submit_callback({"x": np.ones((1, 2))}, answer.set_result)
+        return await asyncio.wait_for(answer, 10)  # far less than the 30 s delay
+
+    assert asyncio.run(main())["y"].shape == (1, 2)
+    batcher.close()
