@@ -340,6 +340,7 @@ def main() -> None:
     parts = [p for p in ("overhead", "recovery") if args.only in (None, p)]
 
     raw: dict[str, dict[str, list[dict[str, Any]]]] = {p: {} for p in parts}
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         for n in range(args.repeat):
             work = Path(tmp) / f"run{n}"
@@ -353,6 +354,7 @@ def main() -> None:
                     raw[part].setdefault(side, []).append(r)
     results: dict[str, Any] = {
         "epochs": epochs, "kill_epoch": kill, "repeat": args.repeat,
+        "load_average": {"before": load_before, "after": os.getloadavg()},
         "overhead": {s: summarize(r, "per_epoch_s") for s, r in raw.get("overhead", {}).items()},
         "recovery": {s: summarize(r, "recovery_s") for s, r in raw.get("recovery", {}).items()},
     }  # fmt: skip
@@ -375,6 +377,7 @@ def main() -> None:
                     print(f"\n{part} {side} failed:\n{r['error']}")
     if ray_problem:
         print(f"\nRay Train: {ray_problem}")
+    print(f"\nload average (1, 5, 15 min): before {load_before}, after {os.getloadavg()}")
     save("training" if args.only is None else f"training_{args.only}", results)
 
 

@@ -1,10 +1,16 @@
-"""What a warm worker process imports, and its CPU priority.
+"""What a warm worker process imports, and its CPU scheduling.
 
 The zygote (:mod:`runyard.training._zygote`) imports :data:`BASE_MODULES` and the training
-function's module before the first attempt, and later — at the lowest CPU priority, where
-it can be raised back — the modules rank 0 reports the running workers imported
-(:func:`importable_modules`). A worker forked from it goes back to normal priority
+function's module before the first attempt, and later — under ``SCHED_IDLE``, where that
+can be undone (as root) — the modules rank 0 reports the running workers imported
+(:func:`importable_modules`). A worker forked from it goes back to normal scheduling
 (:func:`take_over`).
+
+Why ``SCHED_IDLE`` and not ``nice 19``: that later import runs while the workers train and
+costs one to two seconds of CPU. A nice-19 process is still a normal task: under the EEVDF
+scheduler a worker waking up from a collective may wait for the niced process's slice to
+end, a delay on every batch of a data-parallel loop. A ``SCHED_IDLE`` process is preempted
+as soon as a normal task wakes up, so it only fills the moments the workers leave idle.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import sys
 import sysconfig
 from collections.abc import Callable, Iterable
 
-__all__ = ["BASE_MODULES", "importable_modules", "warm_up"]
+__all__ = ["BASE_MODULES", "importable_modules", "take_over", "warm_up"]
 
 BASE_MODULES = (
     "torch",
@@ -25,7 +31,6 @@ BASE_MODULES = (
     "runyard.training._worker",
     "runyard.tracking.client",
 )
-_LOW_PRIORITY = 19
 
 
 def importable_modules() -> list[str]:
@@ -58,13 +63,14 @@ def warm_up(
 
     Args:
         modules: what to import besides :data:`BASE_MODULES`.
-        low_priority: import at the lowest CPU priority (beside a training group).
+        low_priority: import under ``SCHED_IDLE`` (beside a training group), where
+            :func:`take_over` can undo it.
         between: called between two imports; True stops importing (the zygote serves
             forks there, and a restart abandons the rest of the list rather than compete
             with its workers for CPU).
     """
     if low_priority and os.geteuid() == 0:  # only where take_over() can undo it
-        os.setpriority(os.PRIO_PROCESS, 0, _LOW_PRIORITY)
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     for name in (*BASE_MODULES, *modules):
         if between is not None and between():
             break
@@ -77,10 +83,14 @@ def warm_up(
     return os.getpid()
 
 
-def take_over() -> None:
-    """Back to normal priority: this standby process now runs a rank."""
+def take_over(pid: int = 0) -> None:
+    """Back to normal scheduling: this standby process (or ``pid``) now runs a rank.
+
+    Leaves alone a process that was never put in ``SCHED_IDLE`` (its nice value is the
+    user's choice).
+    """
     try:
-        if os.getpriority(os.PRIO_PROCESS, 0) > 0:
-            os.setpriority(os.PRIO_PROCESS, 0, 0)
-    except OSError:  # lowering niceness needs privileges; the rank runs niced then
+        if os.sched_getscheduler(pid) == os.SCHED_IDLE:
+            os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
+    except OSError:  # leaving SCHED_IDLE needs privileges; the rank runs idle-scheduled then
         pass

@@ -9,9 +9,10 @@ attempt's ranks start as soon as the imports are done, and a restart's ranks sta
 milliseconds, already warm.
 
 Once rank 0 has reported, the launcher asks the zygote to import the modules the running
-workers imported (the dataset library, …), at the lowest CPU priority where it can be
-raised back (as root), so that it does not slow the training next to it; the launcher puts
-it back to normal priority when a restart needs it. A single-threaded process that has only
+workers imported (the dataset library, …) under ``SCHED_IDLE`` where that can be undone
+(as root), so that it only uses CPU time the training leaves idle (see
+:mod:`runyard.training._standby`); the launcher puts it back to normal scheduling when a
+restart needs it. A single-threaded process that has only
 imported modules forks safely (torch starts its thread pools on first use, in the worker).
 
 Protocol on the socket pair (pickled tuples): the driver sends ``("import", names, low)``
@@ -105,18 +106,13 @@ class Zygote:
         return future
 
     def top_up(self, modules: Sequence[str]) -> None:
-        """Import ``modules`` in the zygote at low priority, for the next attempt's workers."""
+        """Import ``modules`` in the zygote under SCHED_IDLE, for the next attempt's workers."""
         with contextlib.suppress(OSError):
             self._send(pickle.dumps(("import", list(modules), True)))
 
     def wake(self) -> None:
-        """Back to normal priority (a restart is waiting for an import at low priority)."""
-        import psutil
-
-        with contextlib.suppress(psutil.Error):
-            process = psutil.Process(self._proc.pid)
-            if process.nice() > 0:
-                process.nice(0)
+        """Back to normal scheduling (a restart is waiting for an import under SCHED_IDLE)."""
+        take_over(self._proc.pid)
 
     def lost(self) -> list[Future[WorkerOutcome]]:
         """Workers that died without an outcome (seen at once, before the zygote says so).
@@ -312,7 +308,7 @@ def _child(conn: Connection, payload: bytes, path: str) -> None:
     """The forked worker: run one rank, write its outcome, exit (never returns)."""
     code = 0
     try:
-        take_over()  # forked during a low-priority import: a rank runs at normal priority
+        take_over()  # forked during a SCHED_IDLE import: a rank runs normally scheduled
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         conn.close()

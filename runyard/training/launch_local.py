@@ -111,7 +111,7 @@ class LocalLauncher:
         if self._given is None:
             zygote = self._zygote or Zygote()
             self._zygote = zygote
-            zygote.wake()  # a low-priority top-up must not delay a restart
+            zygote.wake()  # a top-up under SCHED_IDLE must not delay a restart
         attempt = specs[0].attempt
         futures: dict[Future[WorkerOutcome], int] = {}
         outcomes: list[WorkerOutcome] = []
@@ -157,7 +157,7 @@ class LocalLauncher:
         rendezvous.abort(attempt)
         if zygote is not None:
             zygote.kill_workers()
-            zygote.wake()  # it reports the exits; an import at low priority must not delay it
+            zygote.wake()  # it reports the exits; a SCHED_IDLE import must not delay it
         return failed_at
 
     def _start(self, zygote: Zygote | None, spec: WorkerSpec) -> Future[WorkerOutcome]:

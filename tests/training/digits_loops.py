@@ -51,3 +51,16 @@ def train_digits(ctx: Any) -> None:
         ctx.report({"loss": loss, "val_acc": acc}, step=epoch, checkpoint=True)
         ctx.report({"rank_mean": ctx.rank}, step=epoch)
         ctx.report({"rank_of_rank0": ctx.rank}, step=epoch, reduce="rank0")
+
+
+def report_scheduling(ctx: Any) -> None:
+    """Report how each rank's process is scheduled: its policy and its nice value."""
+    import os
+
+    ctx.report(
+        {
+            "idle_scheduled": float(os.sched_getscheduler(0) == os.SCHED_IDLE),
+            "nice": os.getpriority(os.PRIO_PROCESS, 0),
+        },
+        step=0,
+    )
