@@ -173,6 +173,24 @@ class ContentAddressedStore:
         """How many blobs written with ``durable=False`` wait for :meth:`sync`."""
         return len(self._unsynced)
 
+    def take_unsynced(self) -> dict[str, bool]:
+        """Hand over the blobs waiting for :meth:`sync`: the caller takes over their sync.
+
+        Returns each blob's backend path, True when this instance wrote it (its folder needs
+        syncing too). Another instance on the same machine takes them with
+        :meth:`expect_unsynced` (a worker process leaves the fsync to its driver, say).
+        """
+        with self._lock:
+            pending, self._unsynced = self._unsynced, {}
+        return pending
+
+    def expect_unsynced(self, blobs: dict[str, bool]) -> None:
+        """Have :meth:`sync` make durable blobs another instance handed over (``take_unsynced``)."""
+        with self._lock:
+            for blob, written in blobs.items():
+                if written or blob not in self._synced:  # found in place and synced here: done
+                    self._unsynced[blob] = written or self._unsynced.get(blob, False)
+
     def sync(self) -> None:
         """Make every blob written with ``durable=False`` durable; no-op when there is none.
 

@@ -207,7 +207,7 @@ class LocalArtifactStore(ArtifactStore):
 
     def open(self, path: str) -> BinaryIO:
         """Open the file for a streamed read; see the base class."""
-        target = self._file(path)
+        target, _ = self._lookup(path)
         try:
             return open(target, "rb")  # noqa: SIM115 - the caller closes it
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
@@ -217,7 +217,10 @@ class LocalArtifactStore(ArtifactStore):
 
     def exists(self, path: str) -> bool:
         """True when a file is at ``path``; see the base class."""
-        return os.path.isfile(self._file(path))
+        local, mode = self._lookup(path)
+        if mode is None:
+            return False
+        return stat.S_ISREG(mode) if mode >= 0 else os.path.isfile(local)
 
     def info(self, path: str) -> ArtifactInfo:
         """The size of the file at ``path``; see the base class."""
@@ -298,19 +301,32 @@ class LocalArtifactStore(ArtifactStore):
         the root is resolved once, and the components below it are looked at one by one
         (one ``lstat`` each); only when one is a symlink is the whole path resolved.
         """
+        local, mode = self._lookup(path)
+        if mode is not None and mode < 0:
+            return Path(local)
+        return Path(self._root, *path.split("/"))  # the root resolves to _real_root
+
+    def _lookup(self, path: str) -> tuple[str, int | None]:
+        """:meth:`_file` as a string, with what the last ``lstat`` found.
+
+        Returns:
+            The local path and the file's mode; None for the mode when nothing is there,
+            -1 when a symlink on the way was followed (and checked to stay inside).
+        """
         quick_check_path(path)
         current = self._real_root
+        mode = None
         for part in path.split("/"):
             current = f"{current}{os.sep}{part}"
             try:
                 mode = os.lstat(current).st_mode
             except (FileNotFoundError, NotADirectoryError):
-                break  # nothing below exists yet, so no symlink can lead out
+                return current, None  # nothing below exists yet, so no symlink can lead out
             except OSError:
-                return self._resolved(path)
+                return str(self._resolved(path)), -1
             if stat.S_ISLNK(mode):
-                return self._resolved(path)
-        return Path(self._root, *path.split("/"))  # the root resolves to _real_root
+                return str(self._resolved(path)), -1
+        return current, mode
 
     def _resolved(self, path: str) -> Path:
         """``path`` joined to the root, every symlink on the way checked to stay inside."""

@@ -22,6 +22,9 @@ Contract, for every implementation:
   its own ``WorkerLost``). Executors where a task costs more than a short call may pack
   several calls into one task (:attr:`Executor.batches_tasks`); the default submits them
   one by one.
+* **Chains**: executors that :attr:`Executor.chains_tasks` take ``submit_after``: a call
+  that needs the results of earlier futures is handed to the workers at once and waits
+  there for them, without a round trip through the caller between the two tasks.
 * **Thread-safety**: ``submit`` and ``submit_many`` may be called from several threads.
 * ``shutdown(wait=True)`` waits for submitted work; the executor is unusable afterwards.
 
@@ -38,7 +41,7 @@ from functools import partial
 from types import MappingProxyType, TracebackType
 from typing import Any, ParamSpec, TypeVar
 
-from runyard.errors import RunyardError
+from runyard.errors import InvalidArgument, RunyardError
 
 __all__ = ["Executor", "Resources", "TaskTimeout", "WorkerLost"]
 
@@ -137,6 +140,33 @@ class Executor(abc.ABC):
             self.submit(task, *args, resources=resources, timeout=timeout, **kwargs)
             for args, kwargs in calls
         ]
+
+    def submit_after(
+        self,
+        fn: Callable[..., T],
+        after: Sequence[Future[Any]],
+        /,
+        *args: Any,
+        resources: Resources | None = None,
+        **kwargs: Any,
+    ) -> Future[T]:
+        """Schedule ``fn([results of after], *args, **kwargs)`` once ``after`` have finished.
+
+        ``after`` are futures this executor returned. The call goes to the workers now and
+        starts there as soon as the last of them has its result; if one of them fails, ``fn``
+        never runs and the returned future raises that error. Only executors that
+        :attr:`chains_tasks` take it.
+
+        Raises:
+            InvalidArgument: the executor does not chain tasks, a future of ``after`` is not
+                one of its own, or ``resources`` can never be satisfied.
+        """
+        raise InvalidArgument(f"the {self.name} executor does not chain tasks (chains_tasks)")
+
+    @property
+    def chains_tasks(self) -> bool:
+        """True when :meth:`submit_after` hands a call to the workers before its inputs exist."""
+        return False
 
     @property
     def batches_tasks(self) -> bool:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from runyard.pipelines._inputs import Call
 from runyard.pipelines._recorder import param_text
-from runyard.pipelines.cache_key import KeyComponents
+from runyard.pipelines.cache_key import KeyComponents, key_of_parts
 from runyard.pipelines.fingerprint import Unhashable, code_fingerprint
 
-__all__ = ["input_digests", "key_components", "params_of"]
+__all__ = ["call_key", "input_digests", "key_components", "params_of"]
+
+_Parts = tuple[str, str, dict[str, str], dict[str, str], dict[str, str], str, dict[str, str]]
+"""step, code, inputs, params, packages, serializer, shown: see :class:`KeyComponents`."""
 
 
-def key_components(call: Call) -> tuple[KeyComponents | None, str | None]:
-    """The key components of ``call``, or None and the reason it cannot be cached."""
+def _parts(call: Call) -> tuple[_Parts | None, str | None]:
     step = call.node.step
     if not step.options.cache:
         return None, "the step has cache=False"
@@ -32,16 +34,31 @@ def key_components(call: Call) -> tuple[KeyComponents | None, str | None]:
         else:
             values[name] = h.digest
             shown[name] = h.shown
-    components = KeyComponents(
-        step=step.name,
-        code=f"version:{step.options.version}" if step.options.version else digest,
-        inputs=inputs,
-        params=values,
-        packages=packages,
-        serializer=step.options.serializer or "auto",
-        shown=shown,
-    )
-    return components, None
+    version = step.options.version
+    code_part = f"version:{version}" if version else digest
+    serializer = step.options.serializer or "auto"
+    return (step.name, code_part, inputs, values, packages, serializer, shown), None
+
+
+def key_components(call: Call) -> tuple[KeyComponents | None, str | None]:
+    """The key components of ``call``, or None and the reason it cannot be cached."""
+    parts, reason = _parts(call)
+    if parts is None:
+        return None, reason
+    step, code, inputs, params, packages, serializer, shown = parts
+    return KeyComponents(step, code, inputs, params, packages, serializer, shown), None
+
+
+def call_key(call: Call) -> tuple[str | None, str | None]:
+    """The cache key of ``call``, or None and the reason it cannot be cached.
+
+    As ``cache_key(key_components(call))``, without building the components (a hit does
+    not need them).
+    """
+    parts, reason = _parts(call)
+    if parts is None:
+        return None, reason
+    return key_of_parts(*parts[:6]), None
 
 
 def params_of(call: Call) -> dict[str, str]:

@@ -12,7 +12,9 @@ cache entry. Step outputs and logs go to the artifact store without waiting for 
 2. the queued runs are created (one ``create_runs`` call);
 3. the cache entries are written (one ``put_cache_entries`` call), so an entry never points
    at a blob that is not durable;
-4. the queued ends are written (one ``end_runs`` call).
+4. the queued ends are written (one ``end_runs`` call); an artifact ref queued for a run
+   (the pipeline's ``graph.json``) goes with that run's end when it is queued too, else
+   with its own ``log_artifact_refs`` call just before.
 
 Each is one transaction on the SQL store, however many steps are queued. Until a flush a
 queued run has no id: it is a :class:`PendingRun` whose ``run_id`` the flush sets. When and
@@ -134,6 +136,7 @@ class TAG:
     CACHE = "runyard.cache"
     CACHE_REASON = "runyard.cache.reason"
     CACHE_KEY = "runyard.cache.key"
+    SOURCE_RUN = "runyard.cache.source_run"
     COMPONENTS = "runyard.cache.components"
     OUTPUT_DIGEST = "runyard.output.digest"
     OUTPUT_SERIALIZER = "runyard.output.serializer"
@@ -218,9 +221,10 @@ class Recorder:
             return again.experiment_id
 
     def _step_tags(self, tags: Mapping[str, str]) -> dict[str, str]:
-        return {
-            k: _clip(v) for k, v in {TAG.KIND: "step", TAG.PIPELINE: self.pipeline, **tags}.items()
-        }
+        out = {TAG.KIND: "step", TAG.PIPELINE: _clip(self.pipeline)}
+        for k, v in tags.items():
+            out[k] = v if len(v) <= MAX_TAG_VALUE_LENGTH else _clip(v)
+        return out
 
     def _added(self, count: int) -> None:
         """``count`` records were queued (queue lock held)."""
@@ -267,7 +271,11 @@ class Recorder:
     def add_finished_step(
         self, name: str, tags: Mapping[str, str], params: Mapping[str, str]
     ) -> PendingRun:
-        """Queue the run of a call that finished as it started (a cache hit); see the module."""
+        """Queue the run of a call that finished as it started (a cache hit); see the module.
+
+        It is tagged like every step run (``runyard.kind``, ``runyard.pipeline``), so a search
+        for a pipeline's step runs finds its hits too.
+        """
         now = _now_ms()
         record = NewRun(
             self.experiment_id,
@@ -366,9 +374,16 @@ class Recorder:
             ]
             self.store.put_cache_entries(entries)
             queue.cache = []
-        for run_id, ref in queue.refs:
-            self.store.log_artifact_refs(run_id, [ref])
-        queue.refs = []
+        if queue.refs:
+            # A ref of a run that ends in this write goes with its end (one transaction less).
+            ends = {end.run.run_id: end for end in queue.ends}
+            for run_id, ref in queue.refs:
+                end = ends.get(run_id)
+                if end is not None:
+                    end.artifacts += (ref,)
+                else:
+                    self.store.log_artifact_refs(run_id, [ref])
+            queue.refs = []
         if queue.ends:
             self.store.end_runs([end.to_run_end() for end in queue.ends])
             queue.ends = []

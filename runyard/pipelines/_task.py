@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "OutputTarget",
     "TaskOutcome",
+    "kernel_id",
     "run_step_call",
     "sync_outputs",
     "trim_traceback",
@@ -47,6 +48,11 @@ class OutputTarget:
         durable: False writes the output without waiting for the disk; the executor then
             calls :func:`sync_outputs` before it hands the call's outcome back (one group
             commit for a chunk of calls instead of one per call).
+        sync_by: the :func:`kernel_id` of the driver. A worker on that same machine writes
+            the output without waiting for the disk and hands the fsync to the driver
+            (:attr:`TaskOutcome.unsynced`), which makes it durable before it records
+            anything that points at it; the next step need not wait for the disk. A worker
+            elsewhere writes durably, as with ``durable``.
     """
 
     artifact_uri: str
@@ -54,6 +60,19 @@ class OutputTarget:
     label: str
     step_name: str
     durable: bool = True
+    sync_by: str | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled with every task: a tuple of the fields is far cheaper than a slots
+        # dataclass's default state (which walks dataclasses.fields() each time).
+        return OutputTarget, (
+            self.artifact_uri,
+            self.serializer,
+            self.label,
+            self.step_name,
+            self.durable,
+            self.sync_by,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +80,10 @@ class TaskOutcome:
     """The result of one step call as it travels back from the worker.
 
     ``stored`` is ``(serializer name, ArtifactRef)`` when the worker stored the output;
-    ``unstorable`` says why it could not; ``worker`` says where the call ran.
+    ``unstorable`` says why it could not; ``worker`` says where the call ran; ``unsynced``
+    holds the blobs the worker left for the driver to make durable (see
+    :attr:`OutputTarget.sync_by`), as :meth:`ContentAddressedStore.take_unsynced
+    <runyard.artifacts.cas.ContentAddressedStore.take_unsynced>` gives them.
     """
 
     ok: bool
@@ -74,9 +96,42 @@ class TaskOutcome:
     stored: tuple[str, ArtifactRef] | None = None
     unstorable: str | None = None
     worker: str = ""
+    unsynced: dict[str, bool] | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Travels back with every task: see OutputTarget.__reduce__.
+        return TaskOutcome, (
+            self.ok,
+            self.value,
+            self.error,
+            self.traceback,
+            self.stdout,
+            self.stderr,
+            self.duration_s,
+            self.stored,
+            self.unstorable,
+            self.worker,
+            self.unsynced,
+        )
 
 
 _CAS_BY_URI: dict[str, ContentAddressedStore] = {}
+_KERNEL: list[str | None] = []
+
+
+def kernel_id() -> str | None:
+    """This machine's boot id (the same for every process on one running kernel), or None.
+
+    Two processes with the same id share one page cache: an fsync by either makes a file
+    the other wrote durable.
+    """
+    if not _KERNEL:
+        try:
+            boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        except OSError:
+            boot = ""
+        _KERNEL.append(f"{socket.gethostname()}/{boot}" if boot else None)
+    return _KERNEL[0]
 
 
 def where_am_i() -> str:
@@ -91,20 +146,23 @@ def where_am_i() -> str:
 
 def _store_output(
     value: Any, target: OutputTarget
-) -> tuple[tuple[str, ArtifactRef] | None, str | None]:
+) -> tuple[tuple[str, ArtifactRef] | None, str | None, dict[str, bool] | None]:
     from runyard.artifacts import open_cas
     from runyard.pipelines import serializers
 
     try:
         name, data = serializers.dump(value, target.serializer, f"step {target.step_name!r}")
     except serializers.Unstorable as e:
-        return None, f"the output cannot be stored: {e}"
+        return None, f"the output cannot be stored: {e}", None
     cas = _CAS_BY_URI.get(target.artifact_uri)
     if cas is None:
         cas = _CAS_BY_URI[target.artifact_uri] = open_cas(target.artifact_uri)
     ext = serializers.get_serializer(name).extension
-    ref = cas.put_bytes(data, f"outputs/{target.label}.{ext}", durable=target.durable)
-    return (name, ref), None
+    path = f"outputs/{target.label}.{ext}"
+    if target.sync_by is not None and target.sync_by == kernel_id():
+        ref = cas.put_bytes(data, path, durable=False)
+        return (name, ref), None, cas.take_unsynced()
+    return (name, cas.put_bytes(data, path, durable=target.durable)), None, None
 
 
 def sync_outputs(artifact_uri: str) -> None:
@@ -196,7 +254,9 @@ def run_step_call(
                 worker=where_am_i(),
             )
     elapsed = time.perf_counter() - start
-    stored, unstorable = _store_output(value, target) if target is not None else (None, None)
+    stored, unstorable, unsynced = (
+        _store_output(value, target) if target is not None else (None, None, None)
+    )
     return TaskOutcome(
         True,
         value,
@@ -208,4 +268,5 @@ def run_step_call(
         stored,
         unstorable,
         where_am_i(),
+        unsynced,
     )

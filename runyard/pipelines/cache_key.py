@@ -27,7 +27,14 @@ from typing import Any
 
 from runyard.errors import InvalidArgument
 
-__all__ = ["KEY_SCHEMA", "KeyChange", "KeyComponents", "cache_key", "diff_components"]
+__all__ = [
+    "KEY_SCHEMA",
+    "KeyChange",
+    "KeyComponents",
+    "cache_key",
+    "diff_components",
+    "key_of_parts",
+]
 
 KEY_SCHEMA = 1
 """Bumped when the key composition changes, so old entries stop matching."""
@@ -103,17 +110,42 @@ class KeyComponents:
 
 def cache_key(components: KeyComponents) -> str:
     """The cache key (64 hex characters) of ``components``; ``shown`` does not count."""
-    canonical = json.dumps(
+    return key_of_parts(
+        components.step,
+        components.code,
+        components.inputs,
+        components.params,
+        components.packages,
+        components.serializer,
+    )
+
+
+_COMPACT = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def key_of_parts(
+    step: str,
+    code: str,
+    inputs: Mapping[str, str],
+    params: Mapping[str, str],
+    packages: Mapping[str, str],
+    serializer: str,
+) -> str:
+    """:func:`cache_key` of the components with these parts, without building them.
+
+    A step call's key is computed before the runner knows whether it is a hit, and a hit
+    needs nothing else of its components.
+    """
+    canonical = _COMPACT(
         [
             KEY_SCHEMA,
-            components.step,
-            components.code,
-            sorted(components.inputs.items()),
-            sorted(components.params.items()),
-            sorted(components.packages.items()),
-            components.serializer,
-        ],
-        separators=(",", ":"),
+            step,
+            code,
+            sorted(inputs.items()),
+            sorted(params.items()),
+            sorted(packages.items()),
+            serializer,
+        ]
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -1,9 +1,11 @@
 """Running a pipeline graph: cache lookups, submission, retries, failures and tracking.
 
 The runner walks the graph in dependency order on one thread. For each step call it
-computes the cache key (:mod:`~runyard.pipelines.cache_key`), answers a hit from the
-artifact store, and otherwise submits the call to the executor. Every call is a child run of
-the pipeline run, with its params, cache use, captured output, lineage and outcome.
+computes the cache key (:mod:`~runyard.pipelines.cache_key`), answers a hit from its cache
+entry (reading the output from the artifact store only once something needs it, see
+:mod:`~runyard.pipelines._lazy`), and otherwise submits the call to the executor. Every call
+is a child run of the pipeline run, with its params, cache use, captured output, lineage and
+outcome.
 
 Recording is queued and written in bulk by :class:`~runyard.pipelines._recorder.Recorder`.
 *When* the queue is written:
@@ -14,7 +16,8 @@ Recording is queued and written in bulk by :class:`~runyard.pipelines._recorder.
   (:class:`~runyard.pipelines._flusher.BackgroundWriter`) writes it once the oldest queued
   record is :data:`FLUSH_AFTER_S` old, while the runner goes on. So a slow step starts with
   everything before it written, quick steps share their writes (and their fsyncs), and no
-  record waits much longer than :data:`FLUSH_AFTER_S` in any case.
+  record waits much longer than :data:`FLUSH_AFTER_S` in any case. With an executor that
+  runs no user code here (``isolates_tasks``) the background thread always does it.
 * Before the pipeline run ends (finished, failed or Ctrl-C), and every
   :data:`~runyard.pipelines._recorder.FLUSH_EVERY` records.
 
@@ -40,11 +43,12 @@ from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
 
-from runyard.artifacts import ContentAddressedStore, open_cas
+from runyard.artifacts import ContentAddressedStore, open_cas, parse_digest
 from runyard.entities import ArtifactRef, RunStatus
 from runyard.errors import InvalidArgument, RunyardError
 from runyard.executors import Executor, get_executor
 from runyard.pipelines import serializers
+from runyard.pipelines._chains import Chains
 from runyard.pipelines._flusher import BackgroundWriter
 from runyard.pipelines._inputs import (
     Call,
@@ -54,12 +58,18 @@ from runyard.pipelines._inputs import (
     combine,
     resolve,
 )
-from runyard.pipelines._keys import input_digests, key_components, params_of
+from runyard.pipelines._keys import call_key, input_digests, key_components, params_of
+from runyard.pipelines._lazy import NOT_A_SEQUENCE, UNLOADED, LazyHit
 from runyard.pipelines._recorder import TAG, PendingRun, Recorder
 from runyard.pipelines._state import Attempt, NodeState, Prior, bare_hex
-from runyard.pipelines._task import OutputTarget, TaskOutcome, run_step_call, sync_outputs
-from runyard.pipelines.cache_key import KeyComponents, cache_key
-from runyard.pipelines.graph import Graph, StepNode
+from runyard.pipelines._task import (
+    OutputTarget,
+    TaskOutcome,
+    kernel_id,
+    run_step_call,
+    sync_outputs,
+)
+from runyard.pipelines.graph import Graph, NodeInput, StepNode, walk
 from runyard.pipelines.params import bind_params
 from runyard.pipelines.records import (
     CacheUse,
@@ -74,8 +84,8 @@ from runyard.tracking.store import TrackingStore, get_store
 
 __all__ = ["FLUSH_AFTER_S", "QUICK_S", "run_pipeline"]
 
-_Key = tuple[KeyComponents | None, str | None, str | None]
-"""A call's key components (or None), why it has none, and its cache key (or None)."""
+_Key = tuple[str | None, str | None]
+"""A call's cache key (or None) and why it has none."""
 
 FLUSH_AFTER_S = 0.1
 """The longest a queued record waits for its write while steps keep returning quickly."""
@@ -198,6 +208,15 @@ class _Runner:
         self._submitting: Attempt | None = None  # an inline call runs inside submit()
         self._seq = itertools.count()
         self._total = 0
+        # Cache hits whose output is read only when needed (see _lazy), by node.
+        self._unloaded: dict[str, list[LazyHit]] = {}
+        self._readers_left = {n: len(r) for n, r in self.readers.items()}  # not yet started
+        self._done_reading: set[str] = set()  # nodes that no longer need their inputs read
+        self._for_output = {i.node_id for i in walk(graph.output) if isinstance(i, NodeInput)}
+        self._bad_keys: dict[str, str] = {}  # cache entries whose output proved unreadable
+        self._slots: dict[tuple[str, int | None], int] = {}  # records a re-run replaces
+        self._restarting: set[str] = set()  # nodes started before, to start again
+        self._chains = self._chains_for(executor)
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -218,34 +237,43 @@ class _Runner:
     def _run(self, run_id: str) -> PipelineResult:
         try:
             self._start_ready()
-            while self.inflight or self.retry_queue:
-                timeout = None
-                if self.retry_queue:
-                    timeout = max(0.0, self.retry_queue[0][0] - time.monotonic())
-                self._flush_point()
-                with self._released():
-                    finished = self._next_finished(timeout)
-                for future in finished:
-                    attempt = self.inflight.pop(future, None)
-                    if attempt is not None:  # else killed or already settled
-                        self._settle(future, attempt)
-                self._fire_due_retries()
+            while True:
+                while self.inflight or self.retry_queue:
+                    timeout = None
+                    if self.retry_queue:
+                        timeout = max(0.0, self.retry_queue[0][0] - time.monotonic())
+                    self._flush_point()
+                    with self._released():
+                        finished = self._next_finished(timeout)
+                    for future in finished:
+                        attempt = self.inflight.pop(future, None)
+                        if attempt is not None:  # else killed or already settled
+                            self._settle(future, attempt)
+                    self._fire_due_retries()
+                    self._start_ready()
+                if self._output_read():  # else an output runs again: go on
+                    break
                 self._start_ready()
         except KeyboardInterrupt:
+            self._confirm_rest()
             self._kill()
             raise
         except BaseException:
             with contextlib.suppress(RunyardError):  # keep what finished; raise the cause
+                self._confirm_rest()
                 self.rec.flush()
             raise
         failed = any(s.failed for s in self.nodes.values())
         value = None if failed else resolve(self.graph.output, self.params, self.outputs).value
         status = RunStatus.FAILED if failed else RunStatus.FINISHED
+        self._confirm_rest()
         self.rec.end_pipeline(status)
         self._flush()  # reports what the last write settled
+        superseded = set(self._slots.values())  # hits whose call was never recorded again
         records = [
             r if run is None else replace(r, run_id=run.run_id)
-            for r, run in zip(self.records, self._record_runs, strict=True)
+            for i, (r, run) in enumerate(zip(self.records, self._record_runs, strict=True))
+            if i not in superseded
         ]
         return PipelineResult(value, run_id, status, tuple(records))
 
@@ -276,7 +304,9 @@ class _Runner:
         since = self.rec.queued_since
         if since is None and not self.rec.cas.unsynced:
             self._report()  # what an earlier write settled
-        elif not self._quick:
+        elif not self._quick and not self.executor.isolates_tasks:
+            # (An isolated executor runs no user code here: the write is never urgent, and
+            # the background writer batches it with those of the steps finishing meanwhile.)
             self._flush()
         else:
             self._writer.request((since or time.monotonic()) + FLUSH_AFTER_S)
@@ -333,25 +363,51 @@ class _Runner:
             self._settled(node_id)
 
     def _start_node(self, node: StepNode) -> None:
+        node_id = node.node_id
+        state = self.nodes[node_id]
+        waiting = [u for u in self.upstream[node_id] if u not in self.outputs]
+        if waiting:  # an input's cached output proved unreadable: that call runs again first
+            self._wait_for(node_id, waiting)
+            return
+        # A .map() needs the lengths of the lists it may fan out over: those values.
+        if node.mapped and not self._read_inputs(node_id, self._whole_inputs(node)):
+            return
         try:
             calls = calls_for(node, self.params, self.outputs)
         except RunyardError as e:
+            self._release_inputs(node_id)
             self._fail_without_running(node, f"{type(e).__name__}: {e}", e)
             return
-        state = self.nodes[node.node_id]
-        state.calls = len(calls)
-        self._total += len(calls)
-        if not calls:
-            self._node_done(node)
+        if node_id in self._restarting:  # counted already; some calls may be done
+            self._restarting.discard(node_id)
+            calls = [c for c in calls if c.index not in state.done]
+        else:
+            state.calls = len(calls)
+            self._total += len(calls)
+            if not calls:
+                self._node_done(node)
         keys = [self._key_of(call) for call in calls]
         # One lookup for every call of the node (a fan-out's hits cost one query).
-        wanted = [k for _, _, k in keys if k is not None and k not in self._cache_written]
+        wanted = [
+            k
+            for k, _ in keys
+            if k is not None and k not in self._cache_written and k not in self._bad_keys
+        ]
         entries = self.store.get_cache_entries(wanted) if wanted else {}
         to_run = [
             launch
             for call, key in zip(calls, keys, strict=True)
             if (launch := self._start_call(call, key, entries)) is not None
         ]
+        if to_run and self._unloaded.keys() & set(self.upstream[node_id]):
+            # Calls run: they need the values of their inputs, read only now.
+            if not self._read_inputs(node_id, self.upstream[node_id]):
+                self._restarting.add(node_id)  # its hits are done: only the rest start again
+                return
+            fresh = {c.index: c for c in calls_for(node, self.params, self.outputs)}
+            for attempt, _ in to_run:
+                attempt.call = fresh[attempt.call.index]
+        self._release_inputs(node_id)
         if not to_run:
             return
         # The runs of a fan-out's calls are created in one transaction, then submitted.
@@ -364,6 +420,119 @@ class _Runner:
         for attempt, _ in to_run:
             self._submit(attempt)
 
+    # -- cache hits read when needed (see runyard.pipelines._lazy) ---------------------------
+
+    def _wait_for(self, node_id: str, upstream: list[str]) -> None:
+        """``node_id`` starts again once ``upstream`` (being run again) have settled."""
+        self.waiting_on[node_id].update(upstream)
+        self.nodes[node_id].started = False
+
+    def _whole_inputs(self, node: StepNode) -> list[str]:
+        """Upstream nodes whose whole output is an argument of ``node`` and may be a list."""
+        return [
+            inp.node_id
+            for inp in node.inputs.values()
+            if isinstance(inp, NodeInput)
+            and not self.by_id[inp.node_id].mapped
+            and not all(h.serializer in NOT_A_SEQUENCE for h in self._unloaded.get(inp.node_id, ()))
+        ]
+
+    def _read_inputs(self, node_id: str, upstream: list[str]) -> bool:
+        """Read the unread hit outputs of ``upstream``; False if one runs again first."""
+        unread = [u for u in upstream if u in self._unloaded]
+        failed = [u for u in unread if not self._read_output(u)]
+        if failed:
+            self._wait_for(node_id, failed)
+        return not failed
+
+    def _read_output(self, node_id: str) -> bool:
+        """Read and verify the outputs of ``node_id``'s hits; False (and rerun) if one fails."""
+        hits = self._unloaded.pop(node_id, None)
+        if not hits:
+            return True
+        out = self.outputs[node_id]
+        bad: list[tuple[LazyHit, Exception]] = []
+        for hit in hits:
+            try:
+                value = self._load(hit.digest, hit.serializer)
+            except (RunyardError, ValueError, KeyError, TypeError) as e:
+                bad.append((hit, e))
+                continue
+            index = hit.call.index
+            (out if index is None or out.items is None else out.items[index]).value = value
+            self._confirm(hit)
+        if bad:
+            self._run_again(node_id, bad)
+            return False
+        if out.items is not None:
+            out.value = [o.value for o in out.items]
+        return True
+
+    def _run_again(self, node_id: str, bad: list[tuple[LazyHit, Exception]]) -> None:
+        """Hits of ``node_id`` whose output cannot be read: run those calls again."""
+        state = self.nodes[node_id]
+        for hit, error in bad:
+            reason = f"its cached output {hit.digest} could not be read: {error}"
+            self._bad_keys[hit.key] = reason
+            state.done.pop(hit.call.index, None)
+            self._slots[(node_id, hit.call.index)] = hit.slot  # its record is replaced
+            run = self._record_runs[hit.slot]
+            if hit.confirmed and run is not None:  # its hit run is queued: say it was not one
+                self.rec.finish_step(
+                    run,
+                    RunStatus.FAILED,
+                    tags={TAG.STATUS: StepStatus.FAILED, TAG.ERROR: f"{reason}; it ran again"},
+                )
+        self.outputs.pop(node_id, None)
+        self._restarting.add(node_id)
+        state.started = False
+        self.ready.append(node_id)
+
+    def _release_inputs(self, node_id: str) -> None:
+        """``node_id`` will not read its inputs (again): confirm hits nothing else may read."""
+        if node_id in self._done_reading:
+            return
+        self._done_reading.add(node_id)
+        for u in self.upstream[node_id]:
+            self._readers_left[u] -= 1
+            if self._readers_left[u] <= 0 and u not in self._for_output:
+                for hit in self._unloaded.get(u, ()):
+                    self._confirm(hit)
+
+    def _output_read(self) -> bool:
+        """Read the outputs the pipeline returns; False if one must run again first."""
+        if any(s.failed for s in self.nodes.values()):
+            return True
+        failed = [u for u in sorted(self._for_output) if not self._read_output(u)]
+        return not failed
+
+    def _confirm(self, hit: LazyHit) -> None:
+        """Queue the run of a hit and report it (once)."""
+        if hit.confirmed:
+            return
+        hit.confirmed = True
+        call = hit.call
+        tags = self._slot_tags(call)
+        tags[TAG.CACHE] = CacheUse.HIT
+        tags[TAG.OUTPUT_DIGEST] = hit.digest
+        tags[TAG.OUTPUT_SERIALIZER] = hit.serializer
+        tags[TAG.STATUS] = StepStatus.CACHED
+        tags[TAG.SOURCE_RUN] = hit.source_run
+        # A hit points at the run that produced the output: its artifacts, lineage and key
+        # components are recorded there once. Recording them again would double the cost
+        # of every hit. Its run is finished from the start, so it is queued and written in
+        # bulk.
+        self._record_runs[hit.slot] = self.rec.add_finished_step(call.label, tags, params_of(call))
+        self._settled_events.append(
+            (self.rec.tickets, call.node.node_id, call.index, StepStatus.CACHED)
+        )
+
+    def _confirm_rest(self) -> None:
+        """Queue the runs of the hits not confirmed yet (the run ends)."""
+        for hits in self._unloaded.values():
+            for hit in hits:
+                self._confirm(hit)
+
     # -- one call ---------------------------------------------------------------------------
 
     def _slot_tags(self, call: Call) -> dict[str, str]:
@@ -373,12 +542,10 @@ class _Runner:
         return tags
 
     def _key_of(self, call: Call) -> _Key:
-        """The call's key components (or why it has none) and its cache key."""
+        """The call's cache key, or why it has none (its components are built for a miss)."""
         if self.use_cache:
-            components, reason = key_components(call)
-        else:
-            components, reason = None, self.no_cache_reason
-        return components, reason, cache_key(components) if components is not None else None
+            return call_key(call)
+        return None, self.no_cache_reason
 
     def _start_call(
         self, call: Call, keyed: _Key, entries: Mapping[str, str]
@@ -390,22 +557,53 @@ class _Runner:
         prior = self.prior.get((call.node.node_id, call.index))
         if prior is not None and self._reuse(call, prior):
             return None
-        components, reason, key = keyed
-        if key is not None and self._answer_from_cache(call, key, components, entries):
+        key, reason = keyed
+        if key is not None and self._answer_from_cache(call, key, entries):
             return None
         tags = self._slot_tags(call)
+        components = key_components(call)[0] if key is not None else None
         if key is not None and components is not None:
             tags.update(
                 {TAG.CACHE: CacheUse.MISS, TAG.CACHE_KEY: key, TAG.COMPONENTS: components.to_json()}
             )
+            if key in self._bad_keys:
+                tags[TAG.CACHE_REASON] = self._bad_keys[key]
         else:
             tags.update({TAG.CACHE: CacheUse.OFF, TAG.CACHE_REASON: reason or "not cached"})
         return Attempt(call, PendingRun(), 1, key, components, reason), tags
 
+    def _chains_for(self, executor: Executor) -> Chains | None:
+        """Chaining of single calls on an executor that chains tasks (see _chains)."""
+        if not executor.chains_tasks:
+            return None
+        return Chains(
+            executor,
+            self.by_id,
+            self.readers,
+            self.upstream,
+            self.params,
+            self.outputs,
+            self.nodes,
+            lambda node: (
+                (self.use_cache and node.step.options.cache) or (node.node_id, None) in self.prior
+            ),
+            lambda node: self._target_of(node, node.node_id),
+        )
+
     def _submit(self, attempt: Attempt) -> None:
         step = attempt.call.node.step
+        node_id = attempt.call.node.node_id
+        single = self._chains is not None and attempt.call.index is None
+        if single and self._chains is not None:
+            chained = self._chains.adopt(node_id)
+            if chained is not None and attempt.key is None:  # submitted while upstream ran
+                attempt.started = time.perf_counter()
+                self._event(attempt.call, StepStatus.RUNNING)
+                self._track(chained, attempt)
+                return
         timeout = step.options.timeout if self.executor.supports_timeouts else None
-        self._flush_point()  # an inline executor runs the call inside submit()
+        if not self.executor.isolates_tasks:
+            self._flush_point()  # an inline executor runs the call inside submit()
         attempt.started = time.perf_counter()
         self._event(attempt.call, StepStatus.RUNNING)
         self._submitting = attempt
@@ -427,6 +625,8 @@ class _Runner:
             future = failed
         self._submitting = None
         self._track(future, attempt)
+        if single and self._chains is not None:
+            self._chains.launched(node_id, future)
 
     def _submit_many(self, attempts: list[Attempt]) -> None:
         """Hand a fan-out's calls (one step) to an executor that packs them into fewer tasks."""
@@ -462,14 +662,25 @@ class _Runner:
             self._track(future, attempt)
 
     def _output_target(self, attempt: Attempt, durable: bool = True) -> OutputTarget | None:
+        return self._target_of(attempt.call.node, attempt.call.label, durable)
+
+    def _target_of(self, node: StepNode, label: str, durable: bool = True) -> OutputTarget | None:
         # On an isolated executor the worker stores the output itself: a finished step is
         # durable even if the driver or the cluster is lost before the result comes back.
+        # A single call's worker on this machine leaves the fsync to the recorder (which
+        # syncs before it records anything that points at the output), so the next step
+        # need not wait for the disk; a fan-out's chunks commit their outputs themselves.
         if not self.executor.isolates_tasks:
             return None
-        call = attempt.call
-        step = call.node.step
-        uri = self.rec.cas.uri
-        return OutputTarget(uri, step.options.serializer, call.label, step.name, durable)
+        step = node.step
+        return OutputTarget(
+            self.rec.cas.uri,
+            step.options.serializer,
+            label,
+            step.name,
+            durable,
+            kernel_id() if durable else None,
+        )
 
     def _track(self, future: Future[TaskOutcome], attempt: Attempt) -> None:
         self.inflight[future] = attempt
@@ -489,13 +700,14 @@ class _Runner:
     def _load(self, digest: str, serializer: str) -> Any:
         return serializers.load(serializer, self.rec.cas.get_bytes(digest))
 
-    def _answer_from_cache(
-        self,
-        call: Call,
-        key: str,
-        components: KeyComponents | None,
-        entries: Mapping[str, str],
-    ) -> bool:
+    def _answer_from_cache(self, call: Call, key: str, entries: Mapping[str, str]) -> bool:
+        """Answer ``call`` from its cache entry, if there is a usable one.
+
+        The output is not read here: the node's output holds :data:`UNLOADED` until a step
+        that runs, or the caller, needs the value (see :mod:`runyard.pipelines._lazy`).
+        """
+        if key in self._bad_keys:
+            return False
         written = self._cache_written.get(key)
         if written is not None:
             entry, source = written
@@ -511,27 +723,26 @@ class _Runner:
             except ValueError:
                 return False
         try:
-            value = self._load(entry["digest"], entry["serializer"])
-        except (RunyardError, ValueError, KeyError, TypeError):
-            return False  # the blob is gone or unreadable: run the step again
-        tags = self._slot_tags(call)
-        tags.update(
-            {
-                TAG.CACHE: CacheUse.HIT,
-                TAG.CACHE_KEY: key,
-                TAG.COMPONENTS: components.to_json() if components else "",
-                TAG.OUTPUT_DIGEST: entry["digest"],
-                TAG.OUTPUT_SERIALIZER: entry["serializer"],
-                TAG.STATUS: StepStatus.CACHED,
-                "runyard.cache.source_run": entry.get("run_id", ""),
-            }
+            digest, serializer = entry["digest"], entry["serializer"]
+            parse_digest(digest)
+        except (RunyardError, KeyError, TypeError):
+            return False  # not an entry runyard wrote: run the step again
+        if not isinstance(serializer, str):
+            return False
+        node_id = call.node.node_id
+        self.records.append(
+            StepRecord(
+                node_id, call.index, StepStatus.CACHED, None, CacheUse.HIT, output_digest=digest
+            )
         )
-        # A hit points at the run that produced the output (its artifacts and lineage are
-        # recorded there once); recording them again would double the cost of every hit.
-        # Its run is finished from the start, so it is queued and written in bulk.
-        pending = self.rec.add_finished_step(call.label, tags, params_of(call))
-        self._record(call, StepStatus.CACHED, pending, CacheUse.HIT, digest=entry["digest"])
-        self._call_done(call, NodeOutput(value, bare_hex(entry["digest"])))
+        self._record_runs.append(None)  # set once the hit is confirmed
+        hit = LazyHit(
+            call, key, digest, serializer, str(entry.get("run_id") or ""), len(self.records) - 1
+        )
+        self._unloaded.setdefault(node_id, []).append(hit)
+        if self._readers_left[node_id] <= 0 and node_id not in self._for_output:
+            self._confirm(hit)  # nothing will read it
+        self._call_done(call, NodeOutput(UNLOADED, bare_hex(digest)))
         return True
 
     def _reuse(self, call: Call, prior: Prior) -> bool:
@@ -559,6 +770,8 @@ class _Runner:
     # -- settling ---------------------------------------------------------------------------
 
     def _settle(self, future: Future[TaskOutcome], attempt: Attempt) -> None:
+        if self._chains is not None:
+            self._chains.settled(attempt.call.node.node_id, future)
         try:
             outcome = future.result()
         except RunyardError as e:  # the worker died, timed out, or the task was refused
@@ -579,6 +792,8 @@ class _Runner:
         reason = attempt.reason
         if outcome.worker:
             tags[TAG.WORKER] = outcome.worker
+        if outcome.unsynced:  # the worker left the fsync to us: done before any record
+            self.rec.cas.expect_unsynced(outcome.unsynced)
         try:
             if outcome.unstorable is not None:
                 raise serializers.Unstorable(outcome.unstorable)
@@ -759,22 +974,26 @@ class _Runner:
         digest: str | None = None,
         worker: str | None = None,
     ) -> None:
-        self.records.append(
-            StepRecord(
-                call.node.node_id,
-                call.index,
-                status,
-                None,  # set from `run` once it is written
-                cache,
-                reason,
-                duration,
-                attempts,
-                error,
-                digest,
-                worker,
-            )
+        record = StepRecord(
+            call.node.node_id,
+            call.index,
+            status,
+            None,  # set from `run` once it is written
+            cache,
+            reason,
+            duration,
+            attempts,
+            error,
+            digest,
+            worker,
         )
-        self._record_runs.append(run)
+        slot = self._slots.pop((call.node.node_id, call.index), None)
+        if slot is None:
+            self.records.append(record)
+            self._record_runs.append(run)
+        else:  # a call run again because its cached output could not be read
+            self.records[slot] = record
+            self._record_runs[slot] = run
         # Reported once the record is written: see _flush.
         self._settled_events.append((self.rec.tickets, call.node.node_id, call.index, status))
 

@@ -85,16 +85,17 @@ def _explain_one(store: TrackingStore, run: Run) -> Explanation:
     if cache != "miss":
         return Explanation(label, run.run_id, cache, reason, None, ())
     current = KeyComponents.from_json(run.tags[TAG.COMPONENTS])
-    previous = _previous(store, run)
-    if previous is None:
+    found = _previous(store, run)
+    if found is None:
         return Explanation(label, run.run_id, cache, reason, None, ())
-    before = KeyComponents.from_json(previous.tags[TAG.COMPONENTS])
+    previous, before = found
     return Explanation(
         label, run.run_id, cache, reason, previous.run_id, tuple(diff_components(before, current))
     )
 
 
-def _previous(store: TrackingStore, run: Run) -> Run | None:
+def _previous(store: TrackingStore, run: Run) -> tuple[Run, KeyComponents] | None:
+    """The latest earlier run of the same call that had a key, with that key's components."""
     slot = run.tags.get(TAG.SLOT, "").replace("'", "''")
     page = store.search_runs(
         [run.experiment_id],
@@ -106,9 +107,24 @@ def _previous(store: TrackingStore, run: Run) -> Run | None:
         r
         for r in page.items
         if r.run_id != run.run_id
-        and r.tags.get(TAG.COMPONENTS)
         and r.tags.get(TAG.CACHE) in ("miss", "hit")
+        and (r.tags.get(TAG.COMPONENTS) or r.tags.get(TAG.SOURCE_RUN))
     ]
     finished = [r for r in candidates if r.status is RunStatus.FINISHED]
-    best = finished or candidates
-    return best[0] if best else None
+    for r in finished or candidates:
+        components = _components(store, r)
+        if components is not None:
+            return r, components
+    return None
+
+
+def _components(store: TrackingStore, run: Run) -> KeyComponents | None:
+    """A run's key components; a hit's are those of the run that produced its output."""
+    text = run.tags.get(TAG.COMPONENTS)
+    source = run.tags.get(TAG.SOURCE_RUN)
+    if not text and source:
+        try:
+            text = store.get_run(source).tags.get(TAG.COMPONENTS)
+        except NotFound:
+            return None
+    return KeyComponents.from_json(text) if text else None

@@ -129,3 +129,39 @@ def test_cache_keys_ignore_display_text_and_name_what_changed() -> None:
     assert described[2] == "param 'lr' changed: 0.1 -> 0.2"
     assert described[3] == "package 'numpy' changed: 2.0 -> 2.1"
     assert KeyComponents.from_json(b.to_json()) == b
+
+
+def test_cache_keys_written_by_earlier_versions_still_match() -> None:
+    # A key that changes for the same components would turn every stored entry into a miss.
+    parts = KeyComponents(
+        step="train",
+        code="c1",
+        inputs={"data": "ab", "b": "cd"},
+        params={"lr": "f1"},
+        packages={"numpy": "2.0", "python": "3.11"},
+        shown={"lr": "0.1"},
+    )
+    assert cache_key(parts) == "7c64975a5a7ab304a2d2049ed709851a4fbd23505f09f152f6ef40a7e0cdaba0"
+
+
+def test_a_calls_key_is_the_key_of_its_components() -> None:
+    import runyard.pipelines as ry
+    from runyard.pipelines._inputs import NodeOutput, calls_for
+    from runyard.pipelines._keys import call_key, key_components
+
+    @ry.step(version="2")
+    def scale(data: list[int], k: float) -> list[float]:
+        return [x * k for x in data]
+
+    @ry.pipeline
+    def p(k: float = 0.5):
+        return scale.map(data=ry.unmapped(scale([1, 2], k)), k=[k, 2.0])
+
+    graph = p.graph()
+    first, mapped = graph.nodes
+    outputs = {first.node_id: NodeOutput([0.5, 1.0], "ef" * 32)}
+    for node, done in ((first, {}), (mapped, outputs)):
+        for call in calls_for(node, {"k": 0.5}, done):
+            components, _ = key_components(call)
+            assert components is not None
+            assert call_key(call) == (cache_key(components), None)

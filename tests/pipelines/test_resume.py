@@ -65,3 +65,38 @@ def test_resume_refuses_new_params_and_runs_of_other_pipelines(
 
     with pytest.raises(InvalidArgument, match="not a run of pipeline 'other'"):
         other.run(resume=done.run_id, **where)
+
+
+@ry.step
+def numbers(n: int) -> list[int]:
+    return list(range(n))
+
+
+@ry.step(cache=False)
+def fragile_sum(xs: list[int], folder: str) -> int:
+    _count(folder, "fragile_sum")
+    if os.environ.get("RUNYARD_TEST_BREAK") == "1":
+        raise RuntimeError("the disk is full")
+    return sum(xs)
+
+
+@ry.pipeline
+def hit_then_fragile(n: int = 4, folder: str = ""):
+    return fragile_sum(numbers(n), folder)
+
+
+def test_resume_reuses_a_cache_hit_of_the_run_it_resumes(
+    tmp_path: Path, where: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RUNYARD_TEST_BREAK", "0")
+    hit_then_fragile.run(folder=str(tmp_path), **where)
+    monkeypatch.setenv("RUNYARD_TEST_BREAK", "1")
+    with pytest.raises(PipelineFailed, match="the disk is full") as info:
+        hit_then_fragile.run(folder=str(tmp_path), **where)
+    assert info.value.result.step("numbers")[0].cache is CacheUse.HIT
+
+    monkeypatch.setenv("RUNYARD_TEST_BREAK", "0")
+    resumed = hit_then_fragile.run(resume=info.value.result.run_id, **where)
+    assert resumed.value == 6
+    assert resumed.step("numbers")[0].cache is CacheUse.RESUMED
+    assert (tmp_path / "fragile_sum").read_text() == "3"

@@ -65,3 +65,22 @@ def test_lineage_links_an_output_to_the_steps_that_read_it(
     assert edge.target_kind is NodeKind.ARTIFACT and edge.target_id == load_rec.output_digest
     readers = {e.target_id for e in store.get_lineage(edge.target_id, "downstream")}
     assert readers == {r.run_id for r in result.step("train")}
+
+
+def test_a_search_for_step_runs_finds_cache_hits_too(
+    where: dict[str, Any], store: TrackingStore
+) -> None:
+    first = digits.run(n=3, experiment="searched", **where)
+    second = digits.run(n=3, experiment="searched", **where)
+    assert [str(r.cache) for r in second.steps] == [str(second.steps[0].cache)] * 3
+    assert "hit" in str(second.steps[0].cache).lower()
+    exp = store.get_run(second.run_id).experiment_id
+    found = store.search_runs([exp], "tags.`runyard.kind` = 'step'").items
+    by_parent: dict[str | None, set[str]] = {}
+    for run in found:
+        by_parent.setdefault(run.parent_run_id, set()).add(run.name)
+        assert run.tags["runyard.pipeline"] == store.get_run(first.run_id).tags["runyard.pipeline"]
+    assert by_parent == {
+        first.run_id: {"load", "train[0]", "train[1]"},
+        second.run_id: {"load", "train[0]", "train[1]"},
+    }

@@ -26,7 +26,7 @@ from runyard.tracking.store.sql.engine import driver_mark
 from runyard.tracking.store.sql.reader import parse_experiment_id
 from runyard.tracking.store.sql.schema import experiments, params, runs, tags
 
-__all__ = ["insert_runs"]
+__all__ = ["insert_run_ids", "insert_runs"]
 
 _EXPERIMENT = sa.select(experiments.c.artifact_location, experiments.c.lifecycle_stage).where(
     experiments.c.experiment_id == sa.bindparam("experiment_id")
@@ -85,6 +85,30 @@ def insert_runs(conn: sa.Connection, records: Sequence[NewRun], now_ms: int) -> 
         NotFound: an experiment or a parent run does not exist (nothing is written).
         InvalidArgument: an experiment is deleted (nothing is written).
     """
+    return [
+        Run(
+            run_id=row[0],
+            experiment_id=str(row[1]),
+            name=row[2],
+            status=RunStatus(row[3]),
+            start_time=row[4],
+            end_time=row[5],
+            parent_run_id=row[6],
+            artifact_uri=row[7],
+            params=MappingProxyType(dict(r.params)),
+            tags=MappingProxyType(dict(r.tags)),
+        )
+        for r, row in zip(records, _insert(conn, records, now_ms), strict=True)
+    ]
+
+
+def insert_run_ids(conn: sa.Connection, records: Sequence[NewRun], now_ms: int) -> list[str]:
+    """As :func:`insert_runs`, returning only the new ids (no :class:`Run` is built)."""
+    return [row[0] for row in _insert(conn, records, now_ms)]
+
+
+def _insert(conn: sa.Connection, records: Sequence[NewRun], now_ms: int) -> list[tuple[Any, ...]]:
+    """Insert the runs, their tags and params; return the ``runs`` rows in order."""
     if not records:
         return []
     where = _locations(conn, records)
@@ -94,42 +118,28 @@ def insert_runs(conn: sa.Connection, records: Sequence[NewRun], now_ms: int) -> 
     run_rows: list[tuple[Any, ...]] = []
     tag_rows: list[tuple[str, str, str]] = []
     param_rows: list[tuple[str, str, str]] = []
-    out: list[Run] = []
     random = os.urandom(16 * len(records))  # one system call for every id
     for i, r in enumerate(records):
         run_id = uuid.UUID(bytes=random[16 * i : 16 * i + 16], version=4).hex
         exp_id, location = where[r.experiment_id]
-        run = Run(
-            run_id=run_id,
-            experiment_id=str(exp_id),
-            name=r.name or f"run-{run_id[:8]}",
-            status=RunStatus(r.status),
-            start_time=now_ms if r.start_time is None else int(r.start_time),
-            end_time=None if r.end_time is None else int(r.end_time),
-            parent_run_id=r.parent_run_id,
-            artifact_uri=r.artifact_uri or f"{location.rstrip('/')}/{run_id}",
-            params=MappingProxyType(dict(r.params)),
-            tags=MappingProxyType(dict(r.tags)),
-        )
         run_rows.append(
             (
                 run_id,
                 exp_id,
-                run.name,
-                run.status.value,
-                run.start_time,
-                run.end_time,
-                run.parent_run_id,
-                run.artifact_uri,
+                r.name or f"run-{run_id[:8]}",
+                RunStatus(r.status).value,
+                now_ms if r.start_time is None else int(r.start_time),
+                None if r.end_time is None else int(r.end_time),
+                r.parent_run_id,
+                r.artifact_uri or f"{location.rstrip('/')}/{run_id}",
                 _ACTIVE,
             )
         )
         tag_rows.extend((run_id, k, v) for k, v in r.tags.items())
         param_rows.extend((run_id, k, v) for k, v in r.params.items())
-        out.append(run)
     conn.exec_driver_sql(_insert_sql(conn, runs, _RUN_COLUMNS), run_rows)
     if tag_rows:
         conn.exec_driver_sql(_insert_sql(conn, tags, _KV_COLUMNS), tag_rows)
     if param_rows:
         conn.exec_driver_sql(_insert_sql(conn, params, _KV_COLUMNS), param_rows)
-    return out
+    return run_rows

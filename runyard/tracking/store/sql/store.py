@@ -29,7 +29,7 @@ from runyard.entities import (
     Run,
     RunStatus,
 )
-from runyard.errors import AlreadyExists, InvalidArgument, NotFound, StoreError
+from runyard.errors import AlreadyExists, InvalidArgument, NotFound
 from runyard.tracking.filter import decode_page_token, encode_page_token, parse_filter
 from runyard.tracking.filter import parse_order_by as _parse_order_by
 from runyard.tracking.store.base import (
@@ -44,11 +44,12 @@ from runyard.tracking.store.base import (
 from runyard.tracking.store.downsample import check_max_points
 from runyard.tracking.store.sql import migrate
 from runyard.tracking.store.sql.batch import apply_batch
+from runyard.tracking.store.sql.cache_reads import read_cache_entries
 from runyard.tracking.store.sql.end_runs import artifact_rows, end_runs_in, lineage_rows
-from runyard.tracking.store.sql.engine import driver_mark, get_engine, write_lock
+from runyard.tracking.store.sql.engine import get_engine, write_lock
 from runyard.tracking.store.sql.errors import translate_errors
 from runyard.tracking.store.sql.metrics import PointColumns, read_downsampled, read_series
-from runyard.tracking.store.sql.new_runs import insert_runs
+from runyard.tracking.store.sql.new_runs import insert_run_ids, insert_runs
 from runyard.tracking.store.sql.reader import load_experiments, load_runs, parse_experiment_id
 from runyard.tracking.store.sql.registry import SqlRegistryMixin
 from runyard.tracking.store.sql.schema import (
@@ -81,7 +82,6 @@ _CACHE_PAYLOAD = sa.select(cache_entries.c.payload).where(
 
 
 _RUN_EXISTS = sa.select(runs.c.run_id).where(runs.c.run_id == sa.bindparam("run_id"))
-_CACHE_LOOKUP_CHUNK = 500  # keys per query (SQLite allows 999 bound values)
 
 
 def _require_run(conn: sa.Connection, run_id: str) -> None:
@@ -301,15 +301,17 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
             return insert_runs(conn, [record], _now_ms())[0]
 
     def create_runs(self, runs: Sequence[NewRun]) -> list[str]:
-        """Create many complete runs in one transaction (see the base class); all or none."""
-        checked = [
-            replace(r, params=check_params(r.params), tags=check_tags(r.tags))
-            for r in map(check_new_run, runs)
-        ]
+        """Create many complete runs in one transaction (see the base class); all or none.
+
+        :func:`check_new_run` checks every param and tag key and value, which is all that
+        :func:`check_params` and :func:`check_tags` would check again (a pipeline's cache
+        hits create hundreds of runs at once).
+        """
+        checked = [check_new_run(r) for r in runs]
         if not checked:
             return []
         with self._tx("create_runs", write=True) as conn:
-            return [r.run_id for r in insert_runs(conn, checked, _now_ms())]
+            return insert_run_ids(conn, checked, _now_ms())
 
     def end_runs(self, ends: Sequence[RunEnd]) -> None:
         """End many runs in one transaction (see the base class); all or nothing."""
@@ -609,35 +611,10 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
         """The payloads stored under ``keys``, by key, in one query; see the base class.
 
         A lookup is on the path of every pipeline cache hit, so it goes to the database
-        driver directly (one primary-key ``IN`` query on a pooled connection), which costs
-        a tenth of a statement built and run through SQLAlchemy.
+        driver directly (see :mod:`~runyard.tracking.store.sql.cache_reads`).
         """
-        wanted = list(dict.fromkeys(keys))
-        found: dict[str, str] = {}
-        if not wanted:
-            return found
-        mark = driver_mark(self._engine.dialect)
-        dbapi_error = self._engine.dialect.loaded_dbapi.Error
         with translate_errors("get_cache_entries"):
-            raw = self._engine.raw_connection()
-            try:
-                cursor = raw.cursor()
-                try:
-                    for start in range(0, len(wanted), _CACHE_LOOKUP_CHUNK):
-                        chunk = wanted[start : start + _CACHE_LOOKUP_CHUNK]
-                        marks = ", ".join([mark] * len(chunk))
-                        cursor.execute(
-                            f"SELECT key, payload FROM cache_entries WHERE key IN ({marks})",
-                            chunk,
-                        )
-                        found.update((str(k), str(v)) for k, v in cursor.fetchall())
-                finally:
-                    cursor.close()
-            except dbapi_error as e:
-                raise StoreError(f"get_cache_entries: {e}") from e
-            finally:
-                raw.close()
-        return found
+            return read_cache_entries(self._engine, keys)
 
     def get_cache_entry(self, key: str) -> str | None:
         """The payload stored under ``key``, or None (one primary-key lookup)."""

@@ -1,0 +1,108 @@
+"""Reading pipeline cache entries: one primary-key query straight to the driver.
+
+A lookup is on the path of every pipeline cache hit (a chain's lookups are serial: each
+key needs the output digest the previous lookup found), so it skips SQLAlchemy's statement
+machinery. On a SQLite file it also skips the pool: checking a connection out and back in
+(with its reset) costs as much as the query. Each thread keeps one connection of its own
+for lookups, detached from the pool so that it never takes a pooled one away. SQLite
+connections of this store run in autocommit mode (the store begins its transactions
+itself), so a lookup holds no lock or snapshot once its rows are read. A lookup connection
+is opened again after an error and in a forked child. PostgreSQL lookups use a pooled
+connection, which the pool checks before use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from runyard.errors import StoreError
+from runyard.tracking.store.sql.engine import driver_mark
+
+__all__ = ["read_cache_entries"]
+
+CHUNK = 500
+"""Keys per query (SQLite allows 999 bound values)."""
+
+
+class _Held:
+    """A thread's lookup connection to one engine's database; closed when dropped."""
+
+    __slots__ = ("conn", "engine", "pid")
+
+    def __init__(self, engine: sa.Engine, conn: Any) -> None:
+        self.engine = engine
+        self.conn = conn
+        self.pid = os.getpid()
+
+    def __del__(self) -> None:  # the thread ended, or the connection failed
+        if self.pid == os.getpid():
+            with contextlib.suppress(Exception):
+                self.conn.close()
+
+
+_local = threading.local()  # engine id -> _Held, per thread
+
+
+def read_cache_entries(engine: sa.Engine, keys: Sequence[str]) -> dict[str, str]:
+    """The payloads stored under ``keys`` (duplicates allowed), by key.
+
+    Raises:
+        StoreError: the database failed.
+    """
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return {}
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    own = _own_connection(engine)
+    try:
+        if own is not None:
+            return _query(own, wanted, "?")
+        raw = engine.raw_connection()
+        try:
+            return _query(raw, wanted, driver_mark(engine.dialect))
+        finally:
+            raw.close()
+    except dbapi_error as e:
+        if own is not None:
+            _drop(engine)
+        raise StoreError(f"get_cache_entries: {e}") from e
+
+
+def _query(conn: Any, wanted: list[str], mark: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    cursor = conn.cursor()
+    try:
+        for start in range(0, len(wanted), CHUNK):
+            chunk = wanted[start : start + CHUNK]
+            marks = ", ".join([mark] * len(chunk))
+            cursor.execute(f"SELECT key, payload FROM cache_entries WHERE key IN ({marks})", chunk)
+            found.update((str(k), str(v)) for k, v in cursor.fetchall())
+    finally:
+        cursor.close()
+    return found
+
+
+def _own_connection(engine: sa.Engine) -> Any:
+    """This thread's lookup connection to a SQLite file (None for other databases)."""
+    if engine.dialect.name != "sqlite" or not isinstance(engine.pool, sa.pool.QueuePool):
+        return None  # in-memory SQLite shares one connection: use it through the pool
+    mine: dict[int, _Held] = _local.__dict__.setdefault("conns", {})
+    held = mine.get(id(engine))
+    if held is not None and held.pid == os.getpid() and held.engine is engine:
+        return held.conn
+    fairy = engine.raw_connection()  # opened with the engine's pragmas
+    conn = fairy.dbapi_connection
+    fairy.detach()  # the pool forgets it: it is this thread's from now on
+    mine[id(engine)] = _Held(engine, conn)
+    return conn
+
+
+def _drop(engine: sa.Engine) -> None:
+    """Forget (and so close) this thread's lookup connection after an error."""
+    _local.__dict__.get("conns", {}).pop(id(engine), None)

@@ -1,0 +1,56 @@
+"""Cache lookups on SQLite: always fresh, never in a writer's way, from any thread or process."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import threading
+from pathlib import Path
+
+from runyard.tracking.store import get_store
+
+
+def _lookup_in_child(uri: str, out: multiprocessing.SimpleQueue) -> None:  # type: ignore[type-arg]
+    store = get_store(uri)
+    out.put(store.get_cache_entries(["a", "b"]))
+
+
+def test_lookups_see_every_later_write_and_hold_nothing(sqlite_uri: str, tmp_path: Path) -> None:
+    reader, writer = get_store(sqlite_uri), get_store(sqlite_uri)
+    assert reader.get_cache_entries(["a"]) == {}
+    writer.put_cache_entries([("a", "1")])
+    assert reader.get_cache_entries(["a", "a", "b"]) == {"a": "1"}
+    writer.put_cache_entries([("a", "2"), ("b", "3")])
+    assert reader.get_cache_entries(["a", "b"]) == {"a": "2", "b": "3"}
+    # No snapshot or lock is left behind by the lookups: a full checkpoint can finish.
+    other = sqlite3.connect(tmp_path / "store" / "runyard.db")
+    busy, _, _ = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    other.close()
+    assert busy == 0
+
+
+def test_lookups_from_threads_and_a_forked_child(sqlite_uri: str) -> None:
+    store = get_store(sqlite_uri)
+    store.put_cache_entries([("a", "1")])
+    assert store.get_cache_entries(["a"]) == {"a": "1"}  # this thread's lookups are set up
+    seen: list[dict[str, str]] = []
+    threads = [
+        threading.Thread(target=lambda: seen.append(store.get_cache_entries(["a", "b"])))
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == [{"a": "1"}] * 4
+    store.put_cache_entries([("b", "2")])
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.SimpleQueue()
+    child = ctx.Process(target=_lookup_in_child, args=(sqlite_uri, out))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert out.get() == {"a": "1", "b": "2"}
+    many = [f"k{i}" for i in range(1200)]  # more keys than one query binds
+    store.put_cache_entries([(k, k.upper()) for k in many])
+    assert store.get_cache_entries(many) == {k: k.upper() for k in many}
