@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
 from runyard.serving.http_server import HttpRequest, HttpServer, Reply, Respond
 from tests.serving.conftest import free_port
+
+FastHandler = Callable[[HttpRequest, Respond], bool]
 
 
 async def _echo(req: HttpRequest) -> Reply:
@@ -40,8 +42,13 @@ def _fast(req: HttpRequest, respond: Respond) -> bool:
 @pytest.fixture(params=[False, True], ids=["task-only", "with-fast-handler"])
 def port(request: pytest.FixtureRequest) -> Iterator[int]:
     """An HttpServer with a 1 KiB body limit on its own event loop thread."""
+    yield from _serve(_fast if request.param else None)
+
+
+def _serve(fast: FastHandler | None) -> Iterator[int]:
+    """Run an HttpServer (1 KiB body limit) on its own event loop thread; yield its port."""
     loop = asyncio.new_event_loop()
-    server = HttpServer(_echo, max_body=1024, fast=_fast if request.param else None)
+    server = HttpServer(_echo, max_body=1024, fast=fast)
     p = free_port()
     started = threading.Event()
 
@@ -122,25 +129,7 @@ def test_bad_requests_get_an_error_and_the_server_lives_on(port: int) -> None:
 @pytest.fixture
 def fast_port() -> Iterator[int]:
     """An HttpServer with the fast handler (the parametrized fixture, fast case only)."""
-    loop = asyncio.new_event_loop()
-    server = HttpServer(_echo, max_body=1024, fast=_fast)
-    p = free_port()
-    started = threading.Event()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(server.start("127.0.0.1", p))
-        started.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert started.wait(10)
-    yield p
-    asyncio.run_coroutine_threadsafe(server.shutdown(5), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
-    loop.close()
+    yield from _serve(_fast)
 
 
 def _post(path: str, body: bytes = b"xy", close: bool = False) -> bytes:
