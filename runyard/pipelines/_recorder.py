@@ -187,9 +187,9 @@ class Recorder:
         experiment: str,
         params: Mapping[str, Any],
         tags: Mapping[str, str],
-        graph: Mapping[str, Any],
+        graph: bytes,
     ) -> str:
-        """Create the pipeline run with its params, tags and graph; return its id."""
+        """Create the pipeline run with its params, tags and graph (its JSON); return its id."""
         self.experiment_id = self._experiment(experiment)
         (self.run_id,) = self.store.create_runs(
             [
@@ -202,7 +202,7 @@ class Recorder:
             ]
         )
         # Recorded with the first write, once the blob is durable (see the module).
-        ref = self.cas.put_bytes(json.dumps(graph).encode(), "runyard/graph.json", durable=False)
+        ref = self.cas.put_bytes(graph, "runyard/graph.json", durable=False)
         with self._queue_lock:
             self._queue.refs.append((self.run_id, ref))
             self._added(1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runyard.errors import InvalidArgument
@@ -165,6 +165,19 @@ class Graph:
     params: tuple[PipelineParam, ...]
     nodes: tuple[StepNode, ...]
     output: Input
+    # What is worked out from the graph once, on first use (a Graph does not change):
+    # "upstream", "order" and "json". Every run of a pipeline reads them.
+    _derived: dict[str, Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+
+    def upstream_of(self) -> Mapping[str, tuple[str, ...]]:
+        """Each node's :meth:`StepNode.upstream`, by node id (worked out once)."""
+        found: dict[str, tuple[str, ...]] | None = self._derived.get("upstream")
+        if found is None:
+            found = {n.node_id: tuple(n.upstream()) for n in self.nodes}
+            self._derived["upstream"] = found
+        return found
 
     def node(self, node_id: str) -> StepNode:
         """The node with that id. Raises InvalidArgument naming the known ones."""
@@ -208,6 +221,14 @@ class Graph:
         Raises:
             InvalidArgument: the graph has a cycle (named in the message).
         """
+        known: tuple[StepNode, ...] | None = self._derived.get("order")
+        if known is None:
+            known = tuple(self._order())
+            self._derived["order"] = known
+        return list(known)
+
+    def _order(self) -> list[StepNode]:
+        upstream = self.upstream_of()
         by_id = {n.node_id: n for n in self.nodes}
         state: dict[str, int] = {}  # 1 visiting, 2 done
         order: list[StepNode] = []
@@ -221,7 +242,7 @@ class Graph:
                 raise InvalidArgument(f"pipeline {self.name!r} has a cycle: {cycle}")
             state[node_id] = 1
             node = by_id[node_id]
-            for up in node.upstream():
+            for up in upstream[node_id]:
                 if up in by_id:
                     visit(up, [*path, node_id])
             state[node_id] = 2
@@ -234,8 +255,9 @@ class Graph:
     def downstream(self, node_id: str) -> set[str]:
         """Every node that reads, directly or not, the output of ``node_id``."""
         readers: dict[str, list[str]] = {}
+        upstream = self.upstream_of()
         for n in self.nodes:
-            for up in n.upstream():
+            for up in upstream[n.node_id]:
                 readers.setdefault(up, []).append(n.node_id)
         found: set[str] = set()
         todo = [node_id]
@@ -246,8 +268,17 @@ class Graph:
                     todo.append(r)
         return found
 
+    def to_json(self) -> bytes:
+        """:meth:`to_dict` as JSON (UTF-8), as stored with every run (worked out once)."""
+        data: bytes | None = self._derived.get("json")
+        if data is None:
+            data = json.dumps(self.to_dict()).encode()
+            self._derived["json"] = data
+        return data
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able description for the UI: params, nodes, edges and the output."""
+        upstream = self.upstream_of()
         return {
             "name": self.name,
             "params": [
@@ -265,11 +296,11 @@ class Graph:
                     "step": n.step.name,
                     "mapped": n.mapped,
                     "inputs": {k: describe(v) for k, v in n.inputs.items()},
-                    "upstream": n.upstream(),
+                    "upstream": list(upstream[n.node_id]),
                 }
                 for n in self.nodes
             ],
-            "edges": [[up, n.node_id] for n in self.nodes for up in n.upstream()],
+            "edges": [[up, n.node_id] for n in self.nodes for up in upstream[n.node_id]],
             "output": describe(self.output),
         }
 

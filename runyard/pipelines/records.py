@@ -72,6 +72,22 @@ class StepRecord:
         """``node`` or ``node[i]``."""
         return self.node_id if self.index is None else f"{self.node_id}[{self.index}]"
 
+    def with_run_id(self, run_id: str | None) -> StepRecord:
+        """This record with ``run_id`` (as ``dataclasses.replace``, at half its cost)."""
+        return StepRecord(
+            self.node_id,
+            self.index,
+            self.status,
+            run_id,
+            self.cache,
+            self.cache_reason,
+            self.duration_s,
+            self.attempts,
+            self.error,
+            self.output_digest,
+            self.worker,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class StepEvent:

@@ -40,7 +40,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
-from dataclasses import replace
 from typing import Any
 
 from runyard.artifacts import ContentAddressedStore, open_cas, parse_digest
@@ -181,7 +180,7 @@ class _Runner:
         self.outputs: dict[str, NodeOutput] = {}
         self.nodes = {n.node_id: NodeState() for n in graph.nodes}
         self.by_id = {n.node_id: n for n in graph.nodes}
-        self.upstream = {n.node_id: n.upstream() for n in graph.nodes}
+        self.upstream = {k: list(v) for k, v in graph.upstream_of().items()}
         self.waiting_on = {n.node_id: set(self.upstream[n.node_id]) for n in graph.nodes}
         self.readers: dict[str, list[str]] = {n.node_id: [] for n in graph.nodes}
         for n in self.order:
@@ -228,7 +227,7 @@ class _Runner:
             tags[TAG.RESUMED_FROM] = resume
         self._lock.acquire()
         try:
-            run_id = self.rec.start_pipeline(experiment, self.params, tags, self.graph.to_dict())
+            run_id = self.rec.start_pipeline(experiment, self.params, tags, self.graph.to_json())
             return self._run(run_id)
         finally:
             self._lock.release()
@@ -271,7 +270,7 @@ class _Runner:
         self._flush()  # reports what the last write settled
         superseded = set(self._slots.values())  # hits whose call was never recorded again
         records = [
-            r if run is None else replace(r, run_id=run.run_id)
+            r if run is None else r.with_run_id(run.run_id)
             for i, (r, run) in enumerate(zip(self.records, self._record_runs, strict=True))
             if i not in superseded
         ]

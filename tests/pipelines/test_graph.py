@@ -1,6 +1,7 @@
 """The graph a pipeline body builds, and the errors a user gets before anything runs."""
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -45,6 +46,16 @@ def test_the_graph_names_steps_edges_and_fan_out() -> None:
     assert drawn["edges"] == [["load", "train"], ["train", "best"]]
     assert drawn["params"][0] == {"name": "n", "type": "int", "default": 1000, "required": False}
     assert drawn["nodes"][1]["inputs"] == {"data": {"node": "load"}, "lr": {"param": "lrs"}}
+    assert json.loads(g.to_json()) == drawn  # what every run stores as runyard/graph.json
+
+
+def test_what_is_worked_out_once_per_graph_cannot_be_changed_by_a_caller() -> None:
+    g = digits.graph()
+    order = g.topological_order()
+    order.reverse()  # the caller's own list
+    assert [n.node_id for n in g.topological_order()] == ["load", "train", "best"]
+    assert dict(g.upstream_of()) == {"load": (), "train": ("load",), "best": ("train",)}
+    assert g == replace(g)  # equal to a copy that has worked out nothing yet
 
 
 def test_step_options_are_parsed() -> None:

@@ -1,11 +1,13 @@
 """What a pipeline run leaves in the tracking store: runs, params, logs, lineage, the graph."""
 
+import dataclasses
 import json
 from typing import Any
 
 import runyard.pipelines as ry
 from runyard.artifacts import ContentAddressedStore
 from runyard.entities import NodeKind, RunStatus
+from runyard.pipelines.records import CacheUse, StepRecord, StepStatus
 from runyard.pipelines.resume import step_runs
 from runyard.tracking.store import TrackingStore
 
@@ -84,3 +86,12 @@ def test_a_search_for_step_runs_finds_cache_hits_too(
         first.run_id: {"load", "train[0]", "train[1]"},
         second.run_id: {"load", "train[0]", "train[1]"},
     }
+
+
+def test_a_record_given_its_run_id_keeps_every_other_field() -> None:
+    values: dict[str, object] = {}
+    for f in dataclasses.fields(StepRecord):  # a value unlike the default for every field
+        values[f.name] = {"index": 3, "duration_s": 1.5, "attempts": 2}.get(f.name, f"x-{f.name}")
+    values.update(status=StepStatus.FAILED, cache=CacheUse.MISS)
+    record = StepRecord(**values)  # type: ignore[arg-type]
+    assert record.with_run_id("r1") == dataclasses.replace(record, run_id="r1")

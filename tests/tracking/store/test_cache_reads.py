@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from runyard.entities import LifecycleStage
 from runyard.tracking.store import get_store
 
 
@@ -54,3 +55,18 @@ def test_lookups_from_threads_and_a_forked_child(sqlite_uri: str) -> None:
     many = [f"k{i}" for i in range(1200)]  # more keys than one query binds
     store.put_cache_entries([(k, k.upper()) for k in many])
     assert store.get_cache_entries(many) == {k: k.upper() for k in many}
+
+
+def test_an_experiment_looked_up_by_name_is_read_fresh_with_its_tags(sqlite_uri: str) -> None:
+    reader, writer = get_store(sqlite_uri), get_store(sqlite_uri)
+    assert reader.get_experiment_by_name("exp") is None
+    exp_id = writer.create_experiment("exp", tags={"owner": "ana", "team": "ml"})
+    found = reader.get_experiment_by_name("exp")
+    assert found is not None and found == writer.get_experiment(exp_id)
+    assert dict(found.tags) == {"owner": "ana", "team": "ml"}
+    writer.delete_experiment(exp_id)
+    deleted = reader.get_experiment_by_name("exp")
+    assert deleted is not None and deleted.lifecycle_stage is LifecycleStage.DELETED
+    writer.rename_experiment(exp_id, "renamed")
+    assert reader.get_experiment_by_name("exp") is None
+    assert reader.get_experiment_by_name("renamed") == writer.get_experiment(exp_id)

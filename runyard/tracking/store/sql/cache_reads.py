@@ -1,14 +1,15 @@
-"""Reading pipeline cache entries: one primary-key query straight to the driver.
+"""Reads on the path of every pipeline run: one query each, straight to the driver.
 
-A lookup is on the path of every pipeline cache hit (a chain's lookups are serial: each
-key needs the output digest the previous lookup found), so it skips SQLAlchemy's statement
-machinery. On a SQLite file it also skips the pool: checking a connection out and back in
-(with its reset) costs as much as the query. Each thread keeps one connection of its own
-for lookups, detached from the pool so that it never takes a pooled one away. SQLite
-connections of this store run in autocommit mode (the store begins its transactions
-itself), so a lookup holds no lock or snapshot once its rows are read. A lookup connection
-is opened again after an error and in a forked child. PostgreSQL lookups use a pooled
-connection, which the pool checks before use.
+A cache lookup is on the path of every pipeline cache hit (a chain's lookups are serial:
+each key needs the output digest the previous lookup found), and every pipeline run looks
+its experiment up by name, so both skip SQLAlchemy's statement machinery. On a SQLite file
+they also skip the pool: checking a connection out and back in (with its reset) costs as
+much as the query. Each thread keeps one connection of its own for lookups, detached from
+the pool so that it never takes a pooled one away. SQLite connections of this store run in
+autocommit mode (the store begins its transactions itself), so a lookup holds no lock or
+snapshot once its rows are read. A lookup connection is opened again after an error and in
+a forked child. PostgreSQL lookups use a pooled connection, which the pool checks before
+use.
 """
 
 from __future__ import annotations
@@ -16,15 +17,17 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from runyard.entities import Experiment, LifecycleStage
 from runyard.errors import StoreError
 from runyard.tracking.store.sql.engine import driver_mark
 
-__all__ = ["read_cache_entries"]
+__all__ = ["read_cache_entries", "read_experiment_by_name"]
 
 CHUNK = 500
 """Keys per query (SQLite allows 999 bound values)."""
@@ -58,20 +61,65 @@ def read_cache_entries(engine: sa.Engine, keys: Sequence[str]) -> dict[str, str]
     wanted = list(dict.fromkeys(keys))
     if not wanted:
         return {}
+    return _read(engine, "get_cache_entries", _query, wanted)
+
+
+_T = TypeVar("_T")
+_A = TypeVar("_A")
+
+
+def _read(engine: sa.Engine, what: str, query: Callable[[Any, _A, str], _T], arg: _A) -> _T:
+    """``query(connection, arg, mark)`` on this thread's own connection or a pooled one."""
     dbapi_error = engine.dialect.loaded_dbapi.Error
     own = _own_connection(engine)
     try:
         if own is not None:
-            return _query(own, wanted, "?")
+            return query(own, arg, "?")
         raw = engine.raw_connection()
         try:
-            return _query(raw, wanted, driver_mark(engine.dialect))
+            return query(raw, arg, driver_mark(engine.dialect))
         finally:
             raw.close()
     except dbapi_error as e:
         if own is not None:
             _drop(engine)
-        raise StoreError(f"get_cache_entries: {e}") from e
+        raise StoreError(f"{what}: {e}") from e
+
+
+_EXPERIMENT_BY_NAME = (
+    "SELECT e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage,"
+    " e.creation_time, t.key, t.value FROM experiments e"
+    " LEFT JOIN experiment_tags t ON t.experiment_id = e.experiment_id WHERE e.name = {mark}"
+)
+
+
+def read_experiment_by_name(engine: sa.Engine, name: str) -> Experiment | None:
+    """The experiment named ``name`` with its tags (one statement: one snapshot), or None.
+
+    Raises:
+        StoreError: the database failed.
+    """
+    rows = _read(engine, "get_experiment_by_name", _experiment_rows, name)
+    if not rows:
+        return None
+    first = rows[0]
+    return Experiment(
+        experiment_id=str(first[0]),
+        name=str(first[1]),
+        artifact_location=str(first[2]),
+        lifecycle_stage=LifecycleStage(first[3]),
+        creation_time=int(first[4]),
+        tags=MappingProxyType({str(r[5]): str(r[6]) for r in rows if r[5] is not None}),
+    )
+
+
+def _experiment_rows(conn: Any, name: str, mark: str) -> list[Any]:
+    cursor = conn.cursor()
+    try:
+        cursor.execute(_EXPERIMENT_BY_NAME.format(mark=mark), (name,))
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def _query(conn: Any, wanted: list[str], mark: str) -> dict[str, str]:

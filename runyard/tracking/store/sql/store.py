@@ -44,7 +44,7 @@ from runyard.tracking.store.base import (
 from runyard.tracking.store.downsample import check_max_points
 from runyard.tracking.store.sql import migrate
 from runyard.tracking.store.sql.batch import apply_batch
-from runyard.tracking.store.sql.cache_reads import read_cache_entries
+from runyard.tracking.store.sql.cache_reads import read_cache_entries, read_experiment_by_name
 from runyard.tracking.store.sql.end_runs import artifact_rows, end_runs_in, lineage_rows
 from runyard.tracking.store.sql.engine import get_engine, write_lock
 from runyard.tracking.store.sql.errors import translate_errors
@@ -208,10 +208,12 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
         return found[0]
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
-        """Return the experiment with that name, or None."""
-        with self._tx("get_experiment_by_name") as conn:
-            found = load_experiments(conn, experiments.c.name == name)
-        return found[0] if found else None
+        """Return the experiment with that name, or None.
+
+        Every pipeline run looks its experiment up by name: one query straight to the
+        driver (see :mod:`~runyard.tracking.store.sql.cache_reads`).
+        """
+        return read_experiment_by_name(self._engine, name)
 
     def search_experiments(
         self,
