@@ -10,7 +10,7 @@ output.
 A hit stays *unconfirmed* — its step run not yet queued, its progress event not yet
 reported — until its value has been read, or until no step that could need the value is
 left to start. An output that then turns out missing or corrupt is never used: the runner
-drops the unconfirmed hit and runs the call again (see ``runyard.pipelines.runner``).
+drops the unconfirmed hit and runs the call again (see ``runyard.pipelines._hit_reads``).
 """
 
 from __future__ import annotations

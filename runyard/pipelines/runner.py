@@ -49,6 +49,7 @@ from runyard.executors import Executor, get_executor
 from runyard.pipelines import serializers
 from runyard.pipelines._chains import Chains
 from runyard.pipelines._flusher import BackgroundWriter
+from runyard.pipelines._hit_reads import HitReads
 from runyard.pipelines._inputs import (
     Call,
     NodeOutput,
@@ -58,7 +59,7 @@ from runyard.pipelines._inputs import (
     resolve,
 )
 from runyard.pipelines._keys import call_key, input_digests, key_components, params_of
-from runyard.pipelines._lazy import NOT_A_SEQUENCE, UNLOADED, LazyHit
+from runyard.pipelines._lazy import UNLOADED, LazyHit
 from runyard.pipelines._recorder import TAG, PendingRun, Recorder
 from runyard.pipelines._state import Attempt, NodeState, Prior, bare_hex
 from runyard.pipelines._task import (
@@ -154,7 +155,7 @@ def run_pipeline(
     return result
 
 
-class _Runner:
+class _Runner(HitReads):
     def __init__(
         self,
         graph: Graph,
@@ -419,126 +420,7 @@ class _Runner:
         for attempt, _ in to_run:
             self._submit(attempt)
 
-    # -- cache hits read when needed (see runyard.pipelines._lazy) ---------------------------
-
-    def _wait_for(self, node_id: str, upstream: list[str]) -> None:
-        """``node_id`` starts again once ``upstream`` (being run again) have settled."""
-        self.waiting_on[node_id].update(upstream)
-        self.nodes[node_id].started = False
-
-    def _whole_inputs(self, node: StepNode) -> list[str]:
-        """Upstream nodes whose whole output is an argument of ``node`` and may be a list."""
-        return [
-            inp.node_id
-            for inp in node.inputs.values()
-            if isinstance(inp, NodeInput)
-            and not self.by_id[inp.node_id].mapped
-            and not all(h.serializer in NOT_A_SEQUENCE for h in self._unloaded.get(inp.node_id, ()))
-        ]
-
-    def _read_inputs(self, node_id: str, upstream: list[str]) -> bool:
-        """Read the unread hit outputs of ``upstream``; False if one runs again first."""
-        unread = [u for u in upstream if u in self._unloaded]
-        failed = [u for u in unread if not self._read_output(u)]
-        if failed:
-            self._wait_for(node_id, failed)
-        return not failed
-
-    def _read_output(self, node_id: str) -> bool:
-        """Read and verify the outputs of ``node_id``'s hits; False (and rerun) if one fails."""
-        hits = self._unloaded.pop(node_id, None)
-        if not hits:
-            return True
-        out = self.outputs[node_id]
-        bad: list[tuple[LazyHit, Exception]] = []
-        for hit in hits:
-            try:
-                value = self._load(hit.digest, hit.serializer)
-            except (RunyardError, ValueError, KeyError, TypeError) as e:
-                bad.append((hit, e))
-                continue
-            index = hit.call.index
-            (out if index is None or out.items is None else out.items[index]).value = value
-            self._confirm(hit)
-        if bad:
-            self._run_again(node_id, bad)
-            return False
-        if out.items is not None:
-            out.value = [o.value for o in out.items]
-        return True
-
-    def _run_again(self, node_id: str, bad: list[tuple[LazyHit, Exception]]) -> None:
-        """Hits of ``node_id`` whose output cannot be read: run those calls again."""
-        state = self.nodes[node_id]
-        for hit, error in bad:
-            reason = f"its cached output {hit.digest} could not be read: {error}"
-            self._bad_keys[hit.key] = reason
-            state.done.pop(hit.call.index, None)
-            self._slots[(node_id, hit.call.index)] = hit.slot  # its record is replaced
-            run = self._record_runs[hit.slot]
-            if hit.confirmed and run is not None:  # its hit run is queued: say it was not one
-                self.rec.finish_step(
-                    run,
-                    RunStatus.FAILED,
-                    tags={TAG.STATUS: StepStatus.FAILED, TAG.ERROR: f"{reason}; it ran again"},
-                )
-        self.outputs.pop(node_id, None)
-        self._restarting.add(node_id)
-        state.started = False
-        self.ready.append(node_id)
-
-    def _release_inputs(self, node_id: str) -> None:
-        """``node_id`` will not read its inputs (again): confirm hits nothing else may read."""
-        if node_id in self._done_reading:
-            return
-        self._done_reading.add(node_id)
-        for u in self.upstream[node_id]:
-            self._readers_left[u] -= 1
-            if self._readers_left[u] <= 0 and u not in self._for_output:
-                for hit in self._unloaded.get(u, ()):
-                    self._confirm(hit)
-
-    def _output_read(self) -> bool:
-        """Read the outputs the pipeline returns; False if one must run again first."""
-        if any(s.failed for s in self.nodes.values()):
-            return True
-        failed = [u for u in sorted(self._for_output) if not self._read_output(u)]
-        return not failed
-
-    def _confirm(self, hit: LazyHit) -> None:
-        """Queue the run of a hit and report it (once)."""
-        if hit.confirmed:
-            return
-        hit.confirmed = True
-        call = hit.call
-        tags = self._slot_tags(call)
-        tags[TAG.CACHE] = CacheUse.HIT
-        tags[TAG.OUTPUT_DIGEST] = hit.digest
-        tags[TAG.OUTPUT_SERIALIZER] = hit.serializer
-        tags[TAG.STATUS] = StepStatus.CACHED
-        tags[TAG.SOURCE_RUN] = hit.source_run
-        # A hit points at the run that produced the output: its artifacts, lineage and key
-        # components are recorded there once. Recording them again would double the cost
-        # of every hit. Its run is finished from the start, so it is queued and written in
-        # bulk.
-        self._record_runs[hit.slot] = self.rec.add_finished_step(call.label, tags, params_of(call))
-        self._settled_events.append(
-            (self.rec.tickets, call.node.node_id, call.index, StepStatus.CACHED)
-        )
-
-    def _confirm_rest(self) -> None:
-        """Queue the runs of the hits not confirmed yet (the run ends)."""
-        for hits in self._unloaded.values():
-            for hit in hits:
-                self._confirm(hit)
-
     # -- one call ---------------------------------------------------------------------------
-
-    def _slot_tags(self, call: Call) -> dict[str, str]:
-        tags = {TAG.NODE: call.node.node_id, TAG.SLOT: f"{self.graph.name}/{call.label}"}
-        if call.index is not None:
-            tags[TAG.MAP_INDEX] = str(call.index)
-        return tags
 
     def _key_of(self, call: Call) -> _Key:
         """The call's cache key, or why it has none (its components are built for a miss)."""
@@ -695,9 +577,6 @@ class _Runner:
             while True:
                 done.append(self._finished.get_nowait())
         return done
-
-    def _load(self, digest: str, serializer: str) -> Any:
-        return serializers.load(serializer, self.rec.cas.get_bytes(digest))
 
     def _answer_from_cache(self, call: Call, key: str, entries: Mapping[str, str]) -> bool:
         """Answer ``call`` from its cache entry, if there is a usable one.
