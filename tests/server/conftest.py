@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -84,3 +85,16 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessSe
 @pytest.fixture
 def artifact_root(app_server: InProcessServer) -> Path:
     return app_server.artifact_root  # type: ignore[attr-defined,no-any-return]
+
+
+@pytest.fixture
+def http(app_server: InProcessServer) -> Iterator[httpx.Client]:
+    """A client of the module's in-process server."""
+    with httpx.Client(base_url=app_server.url, timeout=30) as c:
+        yield c
+
+
+@pytest.fixture
+def run_id(http: httpx.Client) -> str:
+    """A new run in the default experiment."""
+    return str(http.post("/api/v1/runs", json={"experiment_id": "0"}).json()["run_id"])

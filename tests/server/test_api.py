@@ -14,17 +14,6 @@ from runyard.entities import Metric
 from runyard.tracking.store import get_store
 
 
-@pytest.fixture
-def http(app_server) -> httpx.Client:  # type: ignore[no-untyped-def]
-    with httpx.Client(base_url=app_server.url, timeout=30) as c:
-        yield c
-
-
-@pytest.fixture
-def run_id(http: httpx.Client) -> str:
-    return str(http.post("/api/v1/runs", json={"experiment_id": "0"}).json()["run_id"])
-
-
 def _code(r: httpx.Response) -> str:
     return str(r.json()["error"]["code"])
 

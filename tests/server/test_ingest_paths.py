@@ -18,17 +18,6 @@ from runyard.tracking.store import get_store
 from runyard.wire.arrow_batch import ARROW_STREAM, arrow_body
 
 
-@pytest.fixture
-def http(app_server) -> httpx.Client:  # type: ignore[no-untyped-def]
-    with httpx.Client(base_url=app_server.url, timeout=30) as c:
-        yield c
-
-
-@pytest.fixture
-def run_id(http: httpx.Client) -> str:
-    return str(http.post("/api/v1/runs", json={"experiment_id": "0"}).json()["run_id"])
-
-
 def _post_arrow(http: httpx.Client, run_id: str, body: bytes) -> httpx.Response:
     return http.post(
         f"/api/v1/runs/{run_id}/batch/arrow", content=body, headers={"content-type": ARROW_STREAM}
