@@ -18,14 +18,14 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Sequence
-from types import MappingProxyType
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from runyard.entities import Experiment, LifecycleStage
+from runyard.entities import Experiment
 from runyard.errors import StoreError
 from runyard.tracking.store.sql.engine import driver_mark
+from runyard.tracking.store.sql.reader import experiment_of
 
 __all__ = ["read_cache_entries", "read_experiment_by_name"]
 
@@ -102,15 +102,9 @@ def read_experiment_by_name(engine: sa.Engine, name: str) -> Experiment | None:
     rows = _read(engine, "get_experiment_by_name", _experiment_rows, name)
     if not rows:
         return None
+    tags = {str(r[5]): str(r[6]) for r in rows if r[5] is not None}
     first = rows[0]
-    return Experiment(
-        experiment_id=str(first[0]),
-        name=str(first[1]),
-        artifact_location=str(first[2]),
-        lifecycle_stage=LifecycleStage(first[3]),
-        creation_time=int(first[4]),
-        tags=MappingProxyType({str(r[5]): str(r[6]) for r in rows if r[5] is not None}),
-    )
+    return experiment_of(first[0], first[1], first[2], first[3], first[4], tags)
 
 
 def _experiment_rows(conn: Any, name: str, mark: str) -> list[Any]:

@@ -52,16 +52,35 @@ def load_experiments(
     ):
         tag_map[t.experiment_id][t.key] = t.value
     return [
-        Experiment(
-            experiment_id=str(r.experiment_id),
-            name=r.name,
-            artifact_location=r.artifact_location,
-            lifecycle_stage=LifecycleStage(r.lifecycle_stage),
-            creation_time=int(r.creation_time),
-            tags=MappingProxyType(tag_map[r.experiment_id]),
+        experiment_of(
+            r.experiment_id,
+            r.name,
+            r.artifact_location,
+            r.lifecycle_stage,
+            r.creation_time,
+            tag_map[r.experiment_id],
         )
         for r in rows
     ]
+
+
+def experiment_of(
+    experiment_id: Any,
+    name: Any,
+    artifact_location: Any,
+    lifecycle_stage: Any,
+    creation_time: Any,
+    tags: dict[str, str],
+) -> Experiment:
+    """An :class:`Experiment` from the columns of its ``experiments`` row and its tags."""
+    return Experiment(
+        experiment_id=str(experiment_id),
+        name=str(name),
+        artifact_location=str(artifact_location),
+        lifecycle_stage=LifecycleStage(lifecycle_stage),
+        creation_time=int(creation_time),
+        tags=MappingProxyType(tags),
+    )
 
 
 def _in(conn: sa.Connection, column: Any, ids: Sequence[str]) -> Any:
