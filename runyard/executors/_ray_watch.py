@@ -12,10 +12,10 @@ ours waits with ``ray.wait`` (which lets go of the GIL) and settles what is read
 A ``ray.wait`` costs about 0.2 ms of CPU whatever it waits for, so the thread takes what
 finished in batches: it waits on the :data:`WAIT_ON` oldest references (a chain's tasks
 finish in the order they were submitted) until all of them are ready or
-:data:`FIRST_WAIT_S` has passed — until the first one is ready when it is the last one —
-and looks at every reference when such a wait finds nothing. While nothing finishes the
-timeout grows to :data:`LONGEST_WAIT_S`. A chained task is *noticed* late by at most that
-timeout; the tasks after it do not wait for it, only the driver's bookkeeping does.
+:data:`FIRST_WAIT_S` has passed, and looks at every reference when such a wait finds
+nothing. While nothing finishes the timeout grows to :data:`LONGEST_WAIT_S`. A chained
+task is *noticed* late by at most that timeout; the tasks after it do not wait for it,
+only the driver's bookkeeping does.
 
 This module never imports Ray: the executor hands it the ``ray`` module.
 """
@@ -92,8 +92,7 @@ class RefWatcher:
                     return
                 oldest = list(itertools.islice(self._pending, WAIT_ON))
                 everything = len(self._pending) <= WAIT_ON
-            batch = len(oldest) if len(oldest) > 1 else 1
-            ready, _ = ray.wait(oldest, num_returns=batch, timeout=timeout, fetch_local=False)
+            ready, _ = ray.wait(oldest, num_returns=len(oldest), timeout=timeout, fetch_local=False)
             if ready:
                 timeout = FIRST_WAIT_S
             else:
