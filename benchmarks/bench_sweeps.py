@@ -9,8 +9,8 @@ of N epochs in total, several seeds):
 * Ray Tune random + ASHA (local Ray on 127.0.0.2, 2 CPUs),
 * plain Optuna TPE + Hyperband pruner (``study.optimize``).
 
-Every method uses 2 workers, the same early-stopping settings (grace 1 epoch, reduction
-factor 3, max 27 epochs) and the same stopping rule: trials keep starting until the epoch
+Every method uses 2 workers, the same early-stopping settings (by default grace 1 epoch,
+reduction factor 3, max 27 epochs) and the same stopping rule: trials keep starting until the epoch
 budget is spent (the number of trials is never the limit). Each trained epoch appends a line
 to the method's events file, so "epochs" count the same thing for all: the epochs the whole
 sweep has consumed, in time order. Reported: best validation accuracy after 25/50/100 % of
@@ -18,23 +18,27 @@ the budget, and the epochs the sweep consumed until some trial first reached the
 The step a trial reports is the number of epochs trained so far (Ray Tune's
 ``training_iteration``), so Optuna's rungs (steps 1, 3, 9, 27) are Ray Tune's.
 
-The target, 0.989 (at least 492 of the 497 validation digits), sits near the top of what the
-space reaches: ``--survey 60`` trains 60 random configurations for 27 epochs each and prints
-how many reach each accuracy (on this machine: 493/497 by 5 of 60, 492/497 by 10 of 60, 490/497
-by 16 of 60); a target most configurations reach would measure little but start-up.
+The default target, 0.989 (at least 492 of the 497 validation digits), is what the top 10 %
+of the space reaches within 27 epochs: ``--survey 1000`` trains 1,000 random configurations
+for 27 epochs each (141 reach 492/497) and saves their learning curves in
+``results/sweeps_survey.json``. ``--replay`` replays Optuna's and Ray Tune's schedulers on
+those curves for many settings and targets, without training (``_sweeps_replay.py``).
+``--target``, ``--grace``, ``--reduction-factor``, ``--budget-trials`` and ``--seeds`` change
+the run's settings (the same for every method); ``--methods`` runs some of the methods only.
 
 Part 2 — per-trial overhead: 1,000 trivial trials at concurrency 4, runyard (process executor;
 SQLite and PostgreSQL stores) vs Ray Tune vs plain Optuna with its RDB storage on the same
 SQLite and PostgreSQL. PostgreSQL is the server at 127.0.0.1:5432 (user postgres); a fresh
 database is created and dropped; without the server those rows are skipped.
 
-Usage: ``python benchmarks/bench_sweeps.py [--quick] [--part es|overhead|all] [--survey N]``
+Usage: ``python benchmarks/bench_sweeps.py [--quick] [--part es|overhead|all] [--survey N]
+[--replay [--orders N]] [--target A] [--grace G] [--reduction-factor F] [--budget-trials N]
+[--seeds N] [--methods no-es,runyard-asha,...] [--save-as NAME]``
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import statistics
 import sys
@@ -47,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
+import _sweeps_replay as replay_mod  # noqa: E402
 from _harness import print_table, save  # noqa: E402
 
 EPOCHS = 27
@@ -59,6 +64,8 @@ _LINE_LEN = len(_LINE.format(0.0, 0.0))
 NO_ES = "random, no early stopping"
 RY_ASHA = "runyard random + ASHA"
 RAY_ASHA = "Ray Tune ASHA"
+RY_TPE_HB = "runyard TPE + Hyperband"
+OPTUNA_TPE_HB = "Optuna TPE + Hyperband"
 
 
 # -- the objective shared by every method ---------------------------------------------------
@@ -253,21 +260,26 @@ def _analyse(path: str, budget: int, target: float) -> dict[str, Any]:
     return {"epochs": len(events), "best": marks, "epochs_to_target": to_target}
 
 
+METHODS = {"no-es": NO_ES, "runyard-asha": RY_ASHA, "runyard-tpe-hyperband": RY_TPE_HB,
+           "ray-asha": RAY_ASHA, "optuna-tpe-hyperband": OPTUNA_TPE_HB}  # fmt: skip
+
+
 def early_stopping(
-    budget_epochs: int, seeds: list[int], target: float, work: Path
+    budget_epochs: int, seeds: list[int], target: float, work: Path, only: list[str]
 ) -> dict[str, list[dict[str, Any]]]:
     uri = f"sqlite:///{work}/ry.db"
     no_es_trials = budget_epochs // EPOCHS + 1  # every trial trains 27 epochs
     methods: dict[str, Callable[[int, Budget], None]] = {
         NO_ES: lambda s, b: _runyard("random", None, s, b, no_es_trials, uri),
         RY_ASHA: lambda s, b: _runyard("random", "asha", s, b, budget_epochs, uri),
-        "runyard TPE + Hyperband": lambda s, b: _runyard("tpe", "hyperband", s, b,
-                                                         budget_epochs, uri),
+        RY_TPE_HB: lambda s, b: _runyard("tpe", "hyperband", s, b, budget_epochs, uri),
         RAY_ASHA: lambda s, b: _ray(s, b, budget_epochs, str(work / "ray")),
-        "Optuna TPE + Hyperband": lambda s, b: _optuna(s, b, budget_epochs),
+        OPTUNA_TPE_HB: lambda s, b: _optuna(s, b, budget_epochs),
     }  # fmt: skip
     out: dict[str, list[dict[str, Any]]] = {}
     for index, (name, run) in enumerate(methods.items()):
+        if name not in only:
+            continue
         per_seed = []
         for seed in seeds:
             path = str(work / f"events-{index}-{seed}.txt")
@@ -281,72 +293,26 @@ def early_stopping(
     return out
 
 
-def survey(n: int, budget: int) -> None:
-    """Train ``n`` random configurations for 27 epochs; print the accuracies they reach, and
-    replay Optuna's and Ray Tune's ASHA promotion rules on those learning curves.
-
-    The replay (one trial at a time, configurations drawn at random from the surveyed ones,
-    400 orders) gives the epochs-to-target each rule can expect on this problem, free of
-    timing noise: what the measured figures should be compared with.
-    """
+def survey(n: int) -> None:
+    """Train ``n`` random configurations for 27 epochs; save their learning curves for the
+    replay (``results/sweeps_survey.json``) and print the accuracies they reach."""
     from concurrent.futures import ProcessPoolExecutor
 
-    import numpy as np
-
-    rng = np.random.default_rng(123)
-    configs = [
-        {"lr": float(math.exp(rng.uniform(math.log(1e-4), 0.0))),
-         "hidden": int(rng.choice([64, 128, 256])), "dropout": float(rng.uniform(0.0, 0.5))}
-        for _ in range(n)
-    ]  # fmt: skip
+    configs = replay_mod.sample_configs(n)
+    t0 = time.perf_counter()
     with ProcessPoolExecutor(WORKERS) as pool:
-        curves = list(pool.map(_curve_of, configs))
+        curves = list(pool.map(_curve_of, configs, chunksize=8))
     bests = sorted((max(c) for c in curves), reverse=True)
-    print(f"best accuracy over 27 epochs of {n} random configurations:")
-    for level in sorted(set(bests), reverse=True)[:6]:
+    print(f"best accuracy within 27 epochs of {n} random configurations:")
+    for level in sorted(set(bests), reverse=True)[:8]:
         reached = sum(b >= level for b in bests)
         print(f"  >= {level:.4f} ({round(level * 497)}/497): {reached} of {n}")
-
-    def optuna_rule(value: float, seen: list[float]) -> bool:
-        ranked = sorted([*seen, value])
-        return value >= ranked[-max(len(ranked) // FACTOR, 1)]
-
-    def ray_rule(value: float, seen: list[float]) -> bool:
-        return not seen or value >= float(np.percentile(seen, (1 - 1 / FACTOR) * 100))
-
-    rules: dict[str, Callable[[float, list[float]], bool] | None] = {
-        "no early stopping": None,
-        "Optuna's ASHA rule": optuna_rule,
-        "Ray Tune's ASHA rule": ray_rule,
-    }
-    orders = [rng.integers(0, n, 4 * budget) for _ in range(400)]
-    base = 0.0
-    print(f"replay on these curves, target {TARGET}, budget {budget} (mean epochs to target):")
-    for name, rule in rules.items():
-        mean = statistics.mean(_replay(curves, order, rule, budget) for order in orders)
-        base = base or mean
-        print(f"  {name}: {mean:.1f} epochs ({base / mean:.2f}x fewer than no early stopping)")
-
-
-def _replay(
-    curves: list[list[float]],
-    order: Any,
-    rule: Callable[[float, list[float]], bool] | None,
-    budget: int,
-) -> int:
-    rungs: dict[int, list[float]] = {GRACE * FACTOR**k: [] for k in range(4)}
-    used = 0
-    for index in order:
-        for epoch, acc in enumerate(curves[index], 1):
-            used += 1
-            if acc >= TARGET or used >= budget:
-                return used
-            if rule is not None and epoch in rungs:
-                promoted = rule(acc, rungs[epoch])
-                rungs[epoch].append(acc)
-                if not promoted:
-                    break
-    return budget
+    for name, level in replay_mod.top_targets(curves).items():
+        print(f"  {name}: {level:.4f} ({round(level * 497)}/497)")
+    seconds = time.perf_counter() - t0
+    encoded = replay_mod.encode_curves(curves)
+    save("sweeps_survey", {"n": n, "epochs": EPOCHS, "seconds": seconds, "configs": configs,
+                           "correct_of_497": encoded})  # fmt: skip
 
 
 def _curve_of(params: dict[str, Any]) -> list[float]:
@@ -499,6 +465,8 @@ def _es_tables(
          "best@25%", "best@50%", "best@100%"],
         rows,
     )  # fmt: skip
+    if RY_ASHA not in es or RAY_ASHA not in es:
+        return summary
     vs_ray = []
     for frac in (0.25, 0.5, 1.0):
         ours = [r["best"][frac] for r in es[RY_ASHA]]
@@ -515,16 +483,42 @@ def _es_tables(
 
 
 def main() -> None:
+    global TARGET, GRACE, FACTOR  # the settings every method shares, from the command line
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small version")
     parser.add_argument("--part", choices=["es", "overhead", "all"], default="all")
     parser.add_argument("--survey", type=int, default=0, help="survey N configurations, exit")
+    parser.add_argument("--replay", action="store_true", help="replay rules on the survey, exit")
+    parser.add_argument("--orders", type=int, default=300, help="replay: sweeps per rule")
+    parser.add_argument("--target", type=float, default=TARGET, help="target accuracy")
+    parser.add_argument("--grace", type=int, default=GRACE, help="min resource (epochs)")
+    parser.add_argument("--reduction-factor", type=int, default=FACTOR)
+    parser.add_argument("--budget-trials", type=int, default=0, help="budget in 27-epoch trials")
+    parser.add_argument("--seeds", type=int, default=0, help="number of seeds")
+    parser.add_argument("--save-as", default="", help="results file name (default: by --part)")
+    parser.add_argument(
+        "--methods",
+        default=",".join(METHODS),
+        help=f"comma-separated, no-es first: {list(METHODS)}",
+    )
     args = parser.parse_args()
-    budget = EPOCHS * (6 if args.quick else 12)
+    only = [METHODS[m] for m in args.methods.split(",")]
+    if only[0] != NO_ES:
+        parser.error("--methods must start with no-es (the ratios are against it)")
+    TARGET, GRACE, FACTOR = args.target, args.grace, args.reduction_factor
+    budget = EPOCHS * (args.budget_trials or (6 if args.quick else 12))
     if args.survey:
-        survey(args.survey, budget)
+        survey(args.survey)
         return
-    seeds = [0, 1] if args.quick else [0, 1, 2]
+    if args.replay:
+        payload = replay_mod.report(args.orders, WORKERS, budget, EPOCHS * 200, WORKERS,
+                                    [TARGET])  # fmt: skip
+        payload["stability"] = replay_mod.stability(
+            args.orders, WORKERS, EPOCHS * 200, replay_mod.STABILITY_RULES, WORKERS
+        )
+        save("sweeps_replay", payload)
+        return
+    seeds = list(range(args.seeds or (2 if args.quick else 3)))
     overhead_trials = 100 if args.quick else 1000
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
@@ -533,12 +527,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if args.part in ("es", "all"):
-            es = early_stopping(budget, seeds, TARGET, work)
+            es = early_stopping(budget, seeds, TARGET, work, only)
             summary = _es_tables(es, budget, seeds)
             payload.update(
                 budget_epochs=budget, seeds=seeds, target=TARGET, grace=GRACE,
                 reduction_factor=FACTOR, workers=WORKERS, early_stopping=es,
-                early_stopping_summary=summary,
+                early_stopping_summary=summary, methods=only,
             )  # fmt: skip
         if args.part in ("overhead", "all"):
             oh = overhead(overhead_trials, work)
@@ -550,7 +544,9 @@ def main() -> None:
             )
             print(f"\nrunyard (SQLite) / Ray Tune per-trial overhead: {base / oh['Ray Tune']:.3f}")
             payload.update(overhead_s_per_trial=oh, overhead_trials=overhead_trials)
-    save("sweeps" if args.part == "all" else f"sweeps_{args.part}", payload)
+    if "ray" in sys.modules:  # the local Ray this run started, if any
+        sys.modules["ray"].shutdown()
+    save(args.save_as or ("sweeps" if args.part == "all" else f"sweeps_{args.part}"), payload)
 
 
 if __name__ == "__main__":
