@@ -29,10 +29,10 @@ from typing import Any
 
 __all__ = ["FIRST_WAIT_S", "LONGEST_WAIT_S", "WAIT_ON", "RefWatcher"]
 
-WAIT_ON = 16
+WAIT_ON = 32
 """How many of the oldest watched references one wait covers."""
 
-FIRST_WAIT_S = 0.01
+FIRST_WAIT_S = 0.02
 """The ``ray.wait`` timeout after something was ready, in seconds."""
 
 LONGEST_WAIT_S = 0.05

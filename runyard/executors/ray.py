@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 from runyard.errors import InvalidArgument, MissingDependency
 from runyard.executors._chunking import run_chunk
 from runyard.executors._ray_batches import RayChunks, RemoteTraceback
-from runyard.executors._ray_payload import pack, run_packed, run_packed_after, unpack_result
+from runyard.executors._ray_payload import pack, run_packed, unpack_result
 from runyard.executors._ray_watch import RefWatcher
 from runyard.executors.base import Executor, Resources, TaskTimeout, WorkerLost
 
@@ -49,6 +49,8 @@ T = TypeVar("T")
 RAY_ADDRESS_ENV = "RUNYARD_RAY_ADDRESS"
 RAY_NODE_IP_ENV = "RUNYARD_RAY_NODE_IP"
 _NODE_TABLE_TTL_S = 2.0
+_RAY_TASK_DEFAULTS = {"num_cpus": 1, "num_gpus": 0, "max_retries": 3, "retry_exceptions": False}
+"""The options a Ray task has when none are given (Ray's documented defaults)."""
 
 
 def _import_ray() -> Any:
@@ -124,7 +126,6 @@ class RayExecutor(Executor):
             "call": ray.remote(_call),
             "after": ray.remote(_call_after),
             "packed": ray.remote(run_packed),
-            "packed-after": ray.remote(run_packed_after),
         }
         self._tasks: dict[tuple[Any, ...], Any] = {}
         # The Ray reference behind each future of submit(), for submit_after to pass on, and
@@ -140,6 +141,7 @@ class RayExecutor(Executor):
         self._closed = False
         self._nodes: list[dict[str, float]] | None = None
         self._nodes_read = 0.0
+        self._fits: dict[tuple[Any, ...], float] = {}  # shape -> node table it was found on
 
     # -- capabilities ---------------------------------------------------------------------
 
@@ -219,9 +221,9 @@ class RayExecutor(Executor):
             )
         refs = [ref for ref, _ in upstream]
         packed = tuple(p for _, p in upstream)
-        payload = pack(fn, args, kwargs)
-        if payload is not None:
-            ref = self._task(resources, "packed-after").remote(payload, packed, *refs)
+        payload = pack(fn, args, kwargs, packed)
+        if payload is not None:  # the flags travel inside it: one argument less for Ray
+            ref = self._task(resources, "packed").remote(payload, *refs)
             return self._watch(ref, None, packed=True, chained=True)
         ref = self._task(resources, "after").remote(fn, args, kwargs, packed, *refs)
         return self._watch(ref, None, chained=True)
@@ -238,10 +240,11 @@ class RayExecutor(Executor):
         future: Future[Any] = Future()
         future.set_running_or_notify_cancel()
         timer: threading.Timer | None = None
-        timed_out = threading.Event()
+        timed_out: threading.Event | None = None
         if timeout is not None:
+            timed_out = threading.Event()
 
-            def cancel() -> None:
+            def cancel(timed_out: threading.Event = timed_out) -> None:
                 timed_out.set()
                 self._ray.cancel(ref, force=True)
 
@@ -260,7 +263,8 @@ class RayExecutor(Executor):
             if error is None:
                 future.set_result(value)
             else:
-                future.set_exception(self._translate(error, timed_out.is_set(), timeout))
+                late = timed_out is not None and timed_out.is_set()
+                future.set_exception(self._translate(error, late, timeout))
 
         self._refs[future] = (ref, packed)
         if chained:
@@ -310,9 +314,17 @@ class RayExecutor(Executor):
         key = (kind, res.cpus, res.gpus, res.memory, tuple(sorted(res.custom.items())))
         task = self._tasks.get(key)
         if task is None:
-            task = self._tasks[key] = self._remotes[kind].options(**self._task_options(res))
-        elif self._strict:
-            self._check_schedulable(res)  # nodes come and go: checked at every submit
+            options = self._task_options(res)
+            # Ray's own defaults need no options: a task submitted with options costs Ray
+            # about 25 us more of the driver's CPU (they are merged and checked each time).
+            plain = options == _RAY_TASK_DEFAULTS
+            task = self._remotes[kind] if plain else self._remotes[kind].options(**options)
+            self._tasks[key] = task
+        elif self._strict:  # nodes come and go: checked at every submit, on a recent table
+            read = self._nodes_read
+            if self._fits.get(key) != read or time.monotonic() - read > _NODE_TABLE_TTL_S:
+                self._check_schedulable(res)
+                self._fits[key] = self._nodes_read  # (the table it was found on)
         return task
 
     def _task_options(self, resources: Resources | None) -> dict[str, Any]:

@@ -26,11 +26,17 @@ It is a head start, never a different result:
 
 Outputs are stored by the worker as for any submission, and made durable before anything
 that points at them is recorded.
+
+A step's function is pickled once per run (:class:`PickledFunction`), not once per call,
+and a worker loads the same pickled function once: a function defined in ``__main__`` or
+a notebook (pickled by value) then keeps its module-level state across the calls a worker
+runs, as with Ray's own remote functions.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -44,7 +50,44 @@ from runyard.pipelines._state import NodeState
 from runyard.pipelines._task import OutputTarget, TaskOutcome, run_step_call
 from runyard.pipelines.graph import Input, ParamInput, StepNode, walk
 
-__all__ = ["ChainedCall", "Chains", "run_chained_call"]
+__all__ = ["ChainedCall", "Chains", "PickledFunction", "run_chained_call"]
+
+_LOADED_MAX = 128
+_LOADED: OrderedDict[bytes, Callable[..., Any]] = OrderedDict()
+"""Functions loaded in this (worker) process, by their pickled bytes; the latest last."""
+
+
+def _load_function(data: bytes) -> Callable[..., Any]:
+    fn = _LOADED.get(data)
+    if fn is None:
+        import cloudpickle  # type: ignore[import-untyped]
+
+        fn = _LOADED[data] = cloudpickle.loads(data)
+        if len(_LOADED) > _LOADED_MAX:
+            _LOADED.popitem(last=False)
+    return fn
+
+
+class PickledFunction:
+    """A step's function, pickled once; it unpickles as the function, loaded once a process.
+
+    Pickling a function defined in ``__main__`` (by value) costs more than the rest of a
+    chained call, in the driver and again in the worker.
+    """
+
+    __slots__ = ("data", "fn")
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        import cloudpickle
+
+        self.fn = fn
+        self.data: bytes = cloudpickle.dumps(fn, protocol=5)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _load_function, (self.data,)
 
 
 class UpstreamNotFinished(RuntimeError):
@@ -141,6 +184,7 @@ class Chains:
         # node -> (number of its latest launch, its future while it runs)
         self._launches: dict[str, tuple[int, Future[TaskOutcome] | None]] = {}
         self._chained: dict[str, _Chained] = {}
+        self._functions: dict[int, PickledFunction] = {}  # by id() of the step
 
     def launched(self, node_id: str, future: Future[TaskOutcome]) -> None:
         """``node_id``'s single call went to the executor: chain the nodes that read it."""
@@ -202,8 +246,14 @@ class Chains:
         names = {
             i.name for inp in node.inputs.values() for i in walk(inp) if isinstance(i, ParamInput)
         }
+        fn = self._functions.get(id(node.step))
+        if fn is None:
+            try:
+                fn = self._functions[id(node.step)] = PickledFunction(node.step.fn)
+            except Exception:  # noqa: BLE001 - cannot be pickled: the usual start reports it
+                return False
         chained = ChainedCall(
-            node.step.fn,
+            fn,
             node.inputs,
             {name: self._params[name] for name in names},
             known,

@@ -99,8 +99,11 @@ class TaskOutcome:
     unsynced: dict[str, bool] | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Travels back with every task: see OutputTarget.__reduce__.
-        return TaskOutcome, (
+        # Travels back with every task: see OutputTarget.__reduce__ (the ArtifactRef, a
+        # slots dataclass too, goes as a tuple of its fields).
+        stored = self.stored
+        flat = None if stored is None else (stored[0], *_ref_fields(stored[1]))
+        return _outcome, (
             self.ok,
             self.value,
             self.error,
@@ -108,11 +111,45 @@ class TaskOutcome:
             self.stdout,
             self.stderr,
             self.duration_s,
-            self.stored,
+            flat,
             self.unstorable,
             self.worker,
             self.unsynced,
         )
+
+
+def _ref_fields(ref: ArtifactRef) -> tuple[str, str, int, str]:
+    """An ArtifactRef's fields, in order."""
+    return ref.path, ref.digest, ref.size, ref.uri
+
+
+def _outcome(
+    ok: bool,
+    value: Any,
+    error: BaseException | None,
+    traceback: str,
+    stdout: str,
+    stderr: str,
+    duration_s: float,
+    flat: tuple[str, str, str, int, str] | None,
+    unstorable: str | None,
+    worker: str,
+    unsynced: dict[str, bool] | None,
+) -> TaskOutcome:
+    stored = None if flat is None else (flat[0], ArtifactRef(*flat[1:]))
+    return TaskOutcome(
+        ok,
+        value,
+        error,
+        traceback,
+        stdout,
+        stderr,
+        duration_s,
+        stored,
+        unstorable,
+        worker,
+        unsynced,
+    )
 
 
 _CAS_BY_URI: dict[str, ContentAddressedStore] = {}
@@ -134,14 +171,23 @@ def kernel_id() -> str | None:
     return _KERNEL[0]
 
 
+_ON_RAY: dict[int, str] = {}  # where_am_i of this process (by pid) once it is on Ray
+
+
 def where_am_i() -> str:
     """``host:pid`` of this process, with the Ray node's address when on Ray."""
-    host = socket.gethostname()
+    pid = os.getpid()
     ray = sys.modules.get("ray")
-    if ray is not None and ray.is_initialized():
+    on_ray = ray is not None and ray.is_initialized()
+    known = _ON_RAY.get(pid) if on_ray else None
+    if known is not None:  # a Ray worker runs many calls; its node does not change
+        return known
+    host = socket.gethostname()
+    if on_ray and ray is not None:
         with contextlib.suppress(Exception):
             host = f"ray node {ray.util.get_node_ip_address()}"
-    return f"{host}:{os.getpid()}"
+            _ON_RAY[pid] = f"{host}:{pid}"
+    return f"{host}:{pid}"
 
 
 def _store_output(

@@ -88,6 +88,22 @@ def test_submit_after_a_failed_task_raises_its_error_without_running(
     assert not marker.exists()
 
 
+def test_submit_after_gets_large_and_ray_serialized_results_intact(
+    ray_cluster: RayCluster,
+) -> None:
+    """Results too large to pack, or from tasks Ray serialized itself, arrive as they were."""
+    import ray
+
+    ex = RayExecutor(address=ray_cluster.address)
+    big = ex.submit(bytes, 100_000)  # larger than a packed result may be
+    ref = ray.put(b"abc")
+    raw = ex.submit(lambda refs: ray.get(refs[0]), [ref])  # a Ray object: not packed; bytes back
+    joined = ex.submit_after(lambda results, n: (len(results[0]), results[1], n), [big, raw], 7)
+    assert big.result(timeout=60) == bytes(100_000)
+    assert raw.result(timeout=60) == b"abc"
+    assert joined.result(timeout=60) == (100_000, b"abc", 7)
+
+
 def test_submit_after_takes_only_this_executors_futures(ray_cluster: RayCluster) -> None:
     ex = RayExecutor(address=ray_cluster.address)
     foreign: Future[int] = Future()

@@ -8,6 +8,7 @@ gets the ``Default`` experiment (id ``0``) in that transaction.
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
@@ -34,6 +35,7 @@ def _config(connection: sa.Connection | None = None) -> Config:
     return cfg
 
 
+@functools.cache  # read once: every store opened checks it (reading the scripts costs ms)
 def head_revision() -> str:
     """The newest revision shipped with this package."""
     head = ScriptDirectory.from_config(_config()).get_current_head()
