@@ -297,15 +297,24 @@ def bench_metaflow(chain_n: int, fan_n: int) -> dict[str, Any]:
 # -- report ----------------------------------------------------------------------------------
 
 
+_PREFECT_VENV_PYTHON = Path("/work/.prefect-venv/bin/python")  # benchmarks/peers.sh
+
+
+def _default_prefect_python() -> str:
+    """The venv benchmarks/peers.sh makes, else this interpreter."""
+    return str(_PREFECT_VENV_PYTHON) if _PREFECT_VENV_PYTHON.exists() else sys.executable
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--skip", default="", help="comma-separated peers to skip")
     parser.add_argument(
         "--prefect-python",
-        default=os.environ.get("RUNYARD_BENCH_PREFECT_PYTHON", sys.executable),
+        default=os.environ.get("RUNYARD_BENCH_PREFECT_PYTHON", _default_prefect_python()),
         help="the interpreter with Prefect installed (a separate venv when Prefect's pins "
-        "clash with this environment's FastAPI)",
+        "clash with this environment's FastAPI; `bash benchmarks/peers.sh prefect` makes "
+        f"one at {_PREFECT_VENV_PYTHON})",
     )
     args = parser.parse_args()
     chain_n, fan_n = (20, 100) if args.quick else (100, 1000)
