@@ -74,6 +74,8 @@ def test_a_worker_killed_mid_chunk_reruns_only_the_calls_it_had_not_finished(
     runs = tmp_path / "runs"
     runs.mkdir()
     killed = tmp_path / "killed"
+    settled = tmp_path / "settled"  # the driver marks each call whose outcome it has
+    settled.mkdir()
 
     def record(x: int) -> int:
         task = _task_id()
@@ -81,11 +83,17 @@ def test_a_worker_killed_mid_chunk_reruns_only_the_calls_it_had_not_finished(
         in_this_task = [p for p in runs.iterdir() if f"-{task}-" in p.name]
         if x >= 150 and len(in_this_task) > 1 and not killed.exists():
             killed.write_text(f"{x} {task}")
-            time.sleep(1.0)  # the outcomes of the calls before this one reach the driver
+            # kill only once the outcomes of the calls before this one reached the driver
+            before = {p.name.split("-")[0] for p in in_this_task} - {str(x)}
+            deadline = time.monotonic() + 60
+            while not before <= set(os.listdir(settled)) and time.monotonic() < deadline:
+                time.sleep(0.01)
             os.kill(os.getpid(), signal.SIGKILL)
         return 2 * x
 
     futures = ray_executor.submit_many(record, [((x,), {}) for x in range(300)])
+    for x, future in enumerate(futures):
+        future.add_done_callback(lambda _f, x=x: (settled / str(x)).touch())
     assert [f.result(timeout=180) for f in futures] == [2 * x for x in range(300)]
     assert killed.exists(), "no chunk was ever killed"
     victim, killed_task = killed.read_text().split()
