@@ -31,7 +31,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -75,6 +75,23 @@ def _call_after(
     # Ray hands over the results of the references given as ``*results``, once they exist.
     values = [unpack_result(r) if p else r for p, r in zip(packed, results, strict=True)]
     return fn(values, *args, **kwargs)
+
+
+@contextlib.contextmanager
+def _unpicklable_as_invalid(fn: Callable[..., Any]) -> Iterator[None]:
+    """Ray's ``TypeError`` for a call it cannot serialize, as the executors' own error.
+
+    The process executor says the same (:class:`InvalidArgument`, "cannot be sent to a
+    worker"), so a step that closes over a lock or a socket fails the same way everywhere.
+    """
+    try:
+        yield
+    except TypeError as e:
+        if "serializ" not in str(e):
+            raise
+        label = getattr(fn, "__qualname__", None) or repr(fn)
+        cause = e.__cause__ or e.__context__ or e
+        raise InvalidArgument(f"task {label} cannot be sent to a worker: {cause}") from e
 
 
 class RayExecutor(Executor):
@@ -194,7 +211,9 @@ class RayExecutor(Executor):
         if payload is not None:  # one bytes argument: far cheaper for Ray (see _ray_payload)
             ref = self._task(resources, "packed").remote(payload)
             return self._watch(ref, timeout, packed=True)
-        return self._watch(self._task(resources).remote(fn, args, kwargs), timeout)
+        with _unpicklable_as_invalid(fn):
+            ref = self._task(resources).remote(fn, args, kwargs)
+        return self._watch(ref, timeout)
 
     def submit_after(
         self,
@@ -225,7 +244,8 @@ class RayExecutor(Executor):
         if payload is not None:  # the flags travel inside it: one argument less for Ray
             ref = self._task(resources, "packed").remote(payload, *refs)
             return self._watch(ref, None, packed=True, chained=True)
-        ref = self._task(resources, "after").remote(fn, args, kwargs, packed, *refs)
+        with _unpicklable_as_invalid(fn):
+            ref = self._task(resources, "after").remote(fn, args, kwargs, packed, *refs)
         return self._watch(ref, None, chained=True)
 
     def _watch(

@@ -119,3 +119,22 @@ def test_ray_objects_in_arguments_still_travel(ray_cluster: RayCluster) -> None:
     ex = RayExecutor(address=ray_cluster.address)
     ref = ray.put([1, 2, 3])
     assert ex.submit(lambda refs: sum(ray.get(refs[0])), [ref]).result(timeout=60) == 6
+
+
+def test_a_call_ray_cannot_serialize_is_refused_like_on_the_process_pool(
+    ray_cluster: RayCluster,
+) -> None:
+    """A step closing over a lock fails with the executors' own error, not Ray's TypeError."""
+    import threading
+
+    lock = threading.Lock()
+
+    def locked(x: int) -> int:
+        with lock:
+            return x
+
+    ex = RayExecutor(address=ray_cluster.address)
+    with pytest.raises(InvalidArgument, match="locked cannot be sent to a worker: .*lock"):
+        ex.submit(locked, 1)
+    ok = ex.submit(_plus, [1], 2)  # the executor still works
+    assert ok.result(timeout=60) == 3
