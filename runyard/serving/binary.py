@@ -136,6 +136,8 @@ def _flag(params: Any, key: str) -> bool | None:
 
 def requested_outputs(doc: Mapping[str, Any]) -> tuple[list[str], dict[str, bool], bool]:
     """(requested names, name → binary flag given, default binary) from a request."""
+    if "outputs" not in doc and "parameters" not in doc:
+        return [], {}, False  # the common case: every output, as JSON
     default = bool(_flag(doc.get("parameters"), "binary_data_output"))
     outputs = doc.get("outputs") or []
     if not isinstance(outputs, list) or not all(

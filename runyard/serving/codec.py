@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from runyard.errors import InvalidArgument
-from runyard.registry.signature import Signature, datatype_of, numpy_dtype
+from runyard.registry.signature import DATATYPES, Signature, datatype_of, numpy_dtype
 
 __all__ = [
     "InputTensor",
@@ -33,6 +33,8 @@ class InputTensor:
 
 
 def _shape(raw: Any, name: str) -> tuple[int, ...]:
+    if type(raw) is list and all(type(d) is int and d >= 0 for d in raw):
+        return tuple(raw)  # the common case: a JSON list of non-negative integers
     if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
         raise InvalidArgument(f"input {name!r}: shape must be a list of integers")
     out = []
@@ -50,6 +52,18 @@ def _count(shape: tuple[int, ...]) -> int:
     return n
 
 
+_DTYPES = {d: numpy_dtype(d) for d in DATATYPES}
+_DATATYPES: dict[np.dtype[Any], str] = {}
+
+
+def _datatype_of(dtype: np.dtype[Any]) -> str:
+    """:func:`datatype_of`, remembered per dtype (it is asked once per reply)."""
+    found = _DATATYPES.get(dtype)
+    if found is None:
+        found = _DATATYPES[dtype] = datatype_of(dtype)
+    return found
+
+
 def decode_json_input(obj: Any) -> InputTensor:
     """Decode one ``inputs[]`` entry of a REST request (flat or nested ``data``)."""
     if not isinstance(obj, Mapping):
@@ -60,7 +74,9 @@ def decode_json_input(obj: Any) -> InputTensor:
     datatype = obj.get("datatype")
     if not isinstance(datatype, str):
         raise InvalidArgument(f"input {name!r} has no datatype")
-    dtype = numpy_dtype(datatype)
+    dtype = _DTYPES.get(datatype)
+    if dtype is None:
+        dtype = numpy_dtype(datatype)  # raises: an unknown datatype
     shape = _shape(obj.get("shape"), name)
     if "data" not in obj:
         raise InvalidArgument(f"input {name!r} has no data")
@@ -108,6 +124,18 @@ def check_inputs(
     signature: Signature, tensors: Sequence[InputTensor], max_batch: int
 ) -> dict[str, np.ndarray[Any, Any]]:
     """Check names, datatypes, shapes and a common batch size; return name → array."""
+    if len(tensors) == 1 and len(signature.inputs) == 1:  # the common case, without sets
+        only, want = tensors[0], signature.inputs[0]
+        if (
+            only.name == want.name
+            and only.datatype == want.datatype
+            and want.accepts_shape(only.shape)
+        ):
+            if only.shape and only.shape[0] > max_batch:
+                raise InvalidArgument(
+                    f"batch of {only.shape[0]} exceeds this server's limit of {max_batch} rows"
+                )
+            return {only.name: only.array}
     given = {t.name: t for t in tensors}
     if len(given) != len(tensors):
         raise InvalidArgument("an input name is repeated")
@@ -150,7 +178,7 @@ def encode_json_output(name: str, arr: np.ndarray[Any, Any]) -> dict[str, Any]:
     Numeric data stays a numpy array (serialized by ``orjson`` with ``OPT_SERIALIZE_NUMPY``,
     no Python list in between); BYTES become strings.
     """
-    datatype = datatype_of(arr.dtype)
+    datatype = _datatype_of(arr.dtype)
     data = arr.ravel()
     values: Any
     if datatype == "BYTES":
@@ -164,7 +192,7 @@ def encode_json_output(name: str, arr: np.ndarray[Any, Any]) -> dict[str, Any]:
 
 def encode_raw_output(arr: np.ndarray[Any, Any]) -> tuple[str, list[int], bytes]:
     """(datatype, shape, raw little-endian bytes) of an output, for gRPC."""
-    datatype = datatype_of(arr.dtype)
+    datatype = _datatype_of(arr.dtype)
     if datatype == "BYTES":
         parts = []
         for v in arr.ravel():

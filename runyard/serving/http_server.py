@@ -71,21 +71,21 @@ def _error(status: int, message: str) -> Reply:
 
 def _parse_head(head: bytes) -> tuple[str, str, dict[str, str], bool]:
     """(method, path, headers, HTTP/1.1?) of a request head (without the final CRLFCRLF)."""
-    lines = head.split(b"\r\n")
-    parts = lines[0].split(b" ")
-    if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
+    lines = head.decode("latin-1").split("\r\n")  # one decode for the whole head
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
         raise _BadRequest(400, "malformed request line")
     headers: dict[str, str] = {}
     for line in lines[1:]:
-        name, sep, value = line.partition(b":")
+        name, sep, value = line.partition(":")
         if not sep or not name or name != name.strip():
             raise _BadRequest(400, "malformed header line")
-        key = name.decode("latin-1").lower()
-        text = value.strip().decode("latin-1")
+        key = name.lower()
+        text = value.strip()
         headers[key] = f"{headers[key]}, {text}" if key in headers else text
-    target = parts[1].decode("latin-1")
-    path = unquote(target.partition("?")[0])
-    return parts[0].decode("latin-1"), path, headers, parts[2] == b"HTTP/1.1"
+    target = parts[1].partition("?")[0]
+    path = unquote(target) if "%" in target else target
+    return parts[0], path, headers, parts[2] == "HTTP/1.1"
 
 
 class _Connection(asyncio.Protocol):
@@ -95,7 +95,8 @@ class _Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._busy = False
         self._closing = False
-        self._last_active = asyncio.get_running_loop().time()
+        self._loop = asyncio.get_running_loop()
+        self._last_active = self._loop.time()
         self._wake: asyncio.Event = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         # True while the task waits for the first byte of a request: only then may
@@ -118,7 +119,7 @@ class _Connection(asyncio.Protocol):
         self._wake.set()
 
     def data_received(self, data: bytes) -> None:
-        self._last_active = asyncio.get_running_loop().time()
+        self._last_active = self._loop.time()
         self._buf += data
         if self._at_rest and self._server.fast is not None:
             if len(self._buf) < self._fast_need:
@@ -300,14 +301,22 @@ class _Connection(asyncio.Protocol):
 
     def _write(self, reply: Reply, keep: bool, head_only: bool = False) -> None:
         status, headers, body = reply
-        if self._transport is None or self._transport.is_closing():
+        transport = self._transport
+        if transport is None or transport.is_closing():
             return
-        lines = [b"HTTP/1.1 %d %s" % (status, _REASONS.get(status, b"Unknown"))]
-        lines += [b"%s: %s" % h for h in headers]
-        lines.append(b"content-length: %d" % len(body))
-        if not keep:
-            lines.append(b"connection: close")
-        self._transport.write(b"\r\n".join(lines) + b"\r\n\r\n" + (b"" if head_only else body))
+        fields = b"".join([b"%s: %s\r\n" % h for h in headers])
+        # one write, one send system call: status line, headers and body together
+        transport.write(
+            b"HTTP/1.1 %d %s\r\n%scontent-length: %d\r\n%s%s"
+            % (
+                status,
+                _REASONS.get(status, b"Unknown"),
+                fields,
+                len(body),
+                b"\r\n" if keep else b"connection: close\r\n\r\n",
+                b"" if head_only else body,
+            )
+        )
 
     async def _serve(self) -> None:
         try:

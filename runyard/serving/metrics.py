@@ -2,13 +2,73 @@
 
 from __future__ import annotations
 
+import threading
+from bisect import bisect_left
+from collections.abc import Iterator
+from itertools import accumulate
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
 __all__ = ["CONTENT_TYPE", "ServingMetrics"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LATENCY = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _BATCH = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+class _RequestStats:
+    """Answered requests: counts by (model, protocol, status), latency buckets and sums.
+
+    Plain integers under one lock, read into the exposition when ``/metrics`` is scraped:
+    ``prometheus_client``'s ``Counter.inc`` and ``Histogram.observe`` together cost ~3 µs a
+    request (a lock per value, a Python loop over the buckets), which is a tenth of what a
+    small model's whole request costs the server; this costs a few hundred nanoseconds.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts: dict[tuple[str, str, str], int] = {}
+        self.buckets: dict[tuple[str, str], list[int]] = {}  # one more than _LATENCY: +Inf
+        self.sums: dict[tuple[str, str], float] = {}
+
+    def add(self, model: str, protocol: str, status: str, seconds: float) -> None:
+        key = (model, protocol, status)
+        series = (model, protocol)
+        with self.lock:
+            self.counts[key] = self.counts.get(key, 0) + 1
+            buckets = self.buckets.get(series)
+            if buckets is None:
+                buckets = self.buckets[series] = [0] * (len(_LATENCY) + 1)
+                self.sums[series] = 0.0
+            buckets[bisect_left(_LATENCY, seconds)] += 1  # le: the first bound >= seconds
+            self.sums[series] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        with self.lock:
+            counts = dict(self.counts)
+            buckets = {k: list(v) for k, v in self.buckets.items()}
+            sums = dict(self.sums)
+        requests = CounterMetricFamily(
+            "runyard_inference_requests",
+            "Inference requests by model, protocol and outcome.",
+            labels=["model", "protocol", "status"],
+        )
+        for key, n in sorted(counts.items()):
+            requests.add_metric(list(key), n)
+        latency = HistogramMetricFamily(
+            "runyard_inference_request_duration_seconds",
+            "Time from receiving an inference request to its answer.",
+            labels=["model", "protocol"],
+        )
+        bounds = [*(repr(float(b)) for b in _LATENCY), "+Inf"]
+        for series, counts_le in sorted(buckets.items()):
+            cumulative = list(accumulate(counts_le))
+            latency.add_metric(
+                list(series), list(zip(bounds, cumulative, strict=True)), sums[series]
+            )
+        yield requests
+        yield latency
 
 
 class ServingMetrics:
@@ -23,19 +83,8 @@ class ServingMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "runyard_inference_requests",
-            "Inference requests by model, protocol and outcome.",
-            ["model", "protocol", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "runyard_inference_request_duration_seconds",
-            "Time from receiving an inference request to its answer.",
-            ["model", "protocol"],
-            buckets=_LATENCY,
-            registry=self.registry,
-        )
+        self._requests = _RequestStats()
+        self.registry.register(self._requests)
         self.batch_size = Histogram(
             "runyard_batch_size",
             "Rows per batch run by the model.",
@@ -58,7 +107,6 @@ class ServingMetrics:
         )
         # plain counts, read when the gauge is scraped: two dict updates per request
         self._pending: dict[str, int] = {}
-        self._request_children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
         self._batch_children: dict[str, tuple[Histogram, Histogram]] = {}
         self.reloads = Counter(
             "runyard_model_reloads",
@@ -69,13 +117,7 @@ class ServingMetrics:
 
     def request(self, model: str, protocol: str, status: str, seconds: float) -> None:
         """Count one answered request and observe its latency."""
-        key = (model, protocol, status)
-        pair = self._request_children.get(key)
-        if pair is None:  # ``labels()`` takes a lock and builds a key: once per label set
-            pair = (self.requests.labels(*key), self.latency.labels(model, protocol))
-            self._request_children[key] = pair
-        pair[0].inc()
-        pair[1].observe(seconds)
+        self._requests.add(model, protocol, status, seconds)
 
     def batch(self, model: str, rows: int, queued: float) -> None:
         """Observe one batch."""

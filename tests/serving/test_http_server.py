@@ -111,6 +111,11 @@ def test_chunked_bodies_and_expect_continue(port: int) -> None:
 def test_bad_requests_get_an_error_and_the_server_lives_on(port: int) -> None:
     assert _raw(port, b"garbage\r\n\r\n").startswith(b"HTTP/1.1 400")
     assert _raw(port, b"GET / HTTP/1.1\r\nno colon here\r\n\r\n").startswith(b"HTTP/1.1 400")
+    # whitespace between a header name and its colon is refused (RFC 9112), fast path too
+    spaced = b"POST /fast-now HTTP/1.1\r\nContent-Length : 2\r\n\r\nhi"
+    assert _raw(port, spaced).startswith(b"HTTP/1.1 400")
+    assert _raw(port, b"GET / HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.1 200")
+    assert _raw(port, b"GET / HTTP/2.0\r\n\r\n").startswith(b"HTTP/1.1 400")
     bad_length = b"POST / HTTP/1.1\r\nContent-Length: -5\r\n\r\n"
     assert _raw(port, bad_length).startswith(b"HTTP/1.1 400")
     big = b"POST / HTTP/1.1\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000
