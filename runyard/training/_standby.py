@@ -1,8 +1,9 @@
 """What a warm worker process imports, and its CPU scheduling.
 
 The zygote (:mod:`runyard.training._zygote`) imports :data:`BASE_MODULES` and the training
-function's module before the first attempt, and later — under ``SCHED_IDLE``, where that
-can be undone (as root) — the modules rank 0 reports the running workers imported
+function's module before the first attempt, and later — when the machine has a CPU the
+workers leave free (:func:`spare_cpu`), under ``SCHED_IDLE`` where that can be undone (as
+root) — the modules rank 0 reports the running workers imported
 (:func:`importable_modules`). A worker forked from it goes back to normal scheduling
 (:func:`take_over`).
 
@@ -11,17 +12,26 @@ costs one to two seconds of CPU. A nice-19 process is still a normal task: under
 scheduler a worker waking up from a collective may wait for the niced process's slice to
 end, a delay on every batch of a data-parallel loop. A ``SCHED_IDLE`` process is preempted
 as soon as a normal task wakes up, so it only fills the moments the workers leave idle.
+
+Why only on a spare CPU: where the workers fill every CPU (two workers on two cores), those
+idle moments are a worker waiting for its peer in a collective, a millisecond at a time.
+An import running there stretches over the whole training (1.6 s of CPU in the gaps: every
+epoch of the digits benchmark) and slows the steps it lands next to (up to about 10 % per
+epoch in A/B runs; docs/benchmarks.md). There the restart's workers import those modules
+themselves, in parallel, which costs them about the same wall time as one import in the
+zygote would.
 """
 
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import sys
 import sysconfig
 from collections.abc import Callable, Iterable
 
-__all__ = ["BASE_MODULES", "importable_modules", "take_over", "warm_up"]
+__all__ = ["BASE_MODULES", "importable_modules", "spare_cpu", "take_over", "warm_up"]
 
 BASE_MODULES = (
     "torch",
@@ -52,6 +62,19 @@ def importable_modules() -> list[str]:
         if path and any(os.path.realpath(path).startswith(r + os.sep) for r in roots):
             names[name] = None
     return list(names)
+
+
+def spare_cpu(worker_cpus: float) -> bool:
+    """True when this process may use more CPUs than the workers' ``worker_cpus`` in all.
+
+    Args:
+        worker_cpus: the CPUs the local workers use together (workers × cpus per worker).
+    """
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity on this platform: every CPU counts
+        available = os.cpu_count() or 1
+    return available > math.ceil(worker_cpus)
 
 
 def warm_up(

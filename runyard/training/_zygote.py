@@ -8,11 +8,11 @@ the run — and then waits. Every worker of every attempt is an ``os.fork()`` of
 attempt's ranks start as soon as the imports are done, and a restart's ranks start in
 milliseconds, already warm.
 
-Once rank 0 has reported, the launcher asks the zygote to import the modules the running
-workers imported (the dataset library, …) under ``SCHED_IDLE`` where that can be undone
-(as root), so that it only uses CPU time the training leaves idle (see
-:mod:`runyard.training._standby`); the launcher puts it back to normal scheduling when a
-restart needs it. A single-threaded process that has only
+Once rank 0 has reported, and where the machine has a CPU the workers leave free, the
+launcher asks the zygote to import the modules the running workers imported (the dataset
+library, …) under ``SCHED_IDLE`` where that can be undone (as root), so that it only uses
+CPU time the training leaves idle (see :mod:`runyard.training._standby`); the launcher puts
+it back to normal scheduling when a restart needs it. A single-threaded process that has only
 imported modules forks safely (torch starts its thread pools on first use, in the worker).
 
 Protocol on the socket pair (pickled tuples): the driver sends ``("import", names, low)``

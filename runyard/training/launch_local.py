@@ -36,6 +36,7 @@ from runyard.executors import Executor, Resources, TaskTimeout, WorkerLost
 from runyard.training._attempt import AttemptOutcome, classify
 from runyard.training._rendezvous import RendezvousHost
 from runyard.training._spec import WorkerOutcome, WorkerSpec
+from runyard.training._standby import spare_cpu
 from runyard.training._worker import run_worker
 from runyard.training._zygote import Zygote
 
@@ -113,6 +114,10 @@ class LocalLauncher:
             self._zygote = zygote
             zygote.wake()  # a top-up under SCHED_IDLE must not delay a restart
         attempt = specs[0].attempt
+        # warm the zygote in the background only with a CPU to spare: on CPUs the workers
+        # fill, the import runs while a worker waits for its peer and slows every step
+        top_up = zygote is not None and not self._topped_up
+        top_up = top_up and spare_cpu(sum(spec.cpus for spec in specs))
         futures: dict[Future[WorkerOutcome], int] = {}
         outcomes: list[WorkerOutcome] = []
         lost: list[tuple[int, BaseException]] = []
@@ -134,10 +139,10 @@ class LocalLauncher:
                     failed_at = self._stop(attempt, rendezvous, zygote)  # its outcome follows
                 if on_poll is not None:
                     on_poll()
-                if zygote is not None and not failed_at and not self._topped_up:
+                if zygote is not None and top_up and not failed_at:
                     modules = rendezvous.read_json(attempt, "modules")
                     if modules is not None:  # rank 0 has reported: warm what the workers use
-                        self._topped_up = True
+                        self._topped_up, top_up = True, False
                         zygote.top_up(modules)
                 if failed_at and time.time() - failed_at > _GRACE_S:
                     break

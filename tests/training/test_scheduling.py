@@ -91,3 +91,20 @@ def test_the_launcher_can_wake_an_idle_scheduled_zygote_from_outside() -> None:
             assert os.sched_getscheduler(child.pid) == os.SCHED_OTHER
         finally:
             child.kill()
+
+
+def test_the_zygote_warms_up_in_the_background_only_with_a_cpu_the_workers_leave_free() -> None:
+    from runyard.training._standby import spare_cpu
+
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("needs two CPUs")
+    try:
+        os.sched_setaffinity(0, cpus[:2])
+        assert spare_cpu(1)  # one worker on two CPUs: the import gets the other one
+        assert not spare_cpu(2)  # two workers on two CPUs: it would run between their steps
+        assert not spare_cpu(1.5)  # a fraction of a CPU counts as a whole one
+        os.sched_setaffinity(0, cpus[:1])
+        assert not spare_cpu(1)
+    finally:
+        os.sched_setaffinity(0, cpus)
