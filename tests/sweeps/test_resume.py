@@ -27,6 +27,13 @@ def _start_driver(uri: str, name: str, trials: int, log: Path) -> subprocess.Pop
     )  # fmt: skip
 
 
+def _finish(drivers: list[subprocess.Popen[bytes]]) -> None:
+    """Wait for every driver (none left running or holding pipes), then check each one."""
+    outs = [d.communicate(timeout=300)[0] for d in drivers]
+    for d, out in zip(drivers, outs, strict=True):
+        assert d.returncode == 0, out.decode()
+
+
 def _starts(log: Path) -> collections.Counter[int]:
     lines = log.read_text().split() if log.exists() else []
     return collections.Counter(int(lines[i + 1]) for i in range(0, len(lines), 3))
@@ -97,9 +104,7 @@ def test_two_drivers_on_one_sweep_share_the_trials_without_running_one_twice(
 ) -> None:
     log = tmp_path / "starts.log"
     drivers = [_start_driver(sqlite_uri, "shared", 12, log) for _ in range(2)]
-    for d in drivers:
-        out, _ = d.communicate(timeout=300)
-        assert d.returncode == 0, out.decode()
+    _finish(drivers)
     trials = _trials(sqlite_uri, "shared")
     assert sorted(t.number for t in trials) == list(range(12))
     assert all(t.state is TrialState.COMPLETE for t in trials)
@@ -114,9 +119,7 @@ def test_two_drivers_share_a_sweep_on_postgres(pg_sweep_database, tmp_path) -> N
     uri = pg_sweep_database()
     log = tmp_path / "starts.log"
     drivers = [_start_driver(uri, "shared-pg", 8, log) for _ in range(2)]
-    for d in drivers:
-        out, _ = d.communicate(timeout=300)
-        assert d.returncode == 0, out.decode()
+    _finish(drivers)
     starts = _starts(log)
     assert sorted(starts) == list(range(8))
     assert set(starts.values()) == {1}

@@ -1,6 +1,7 @@
 """A database made by an older runyard upgrades to the newest schema without losing data."""
 
 import multiprocessing
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,16 +67,25 @@ def test_postgres_database_at_0001_upgrades(pg_database_factory: Callable[[], st
     _check_upgrade(pg_database_factory())
 
 
-def _open_and_create(uri: str, name: str) -> str:
+def _warm_up(_: int) -> None:
+    get_store("sqlite://")
+
+
+def _open_and_create(uri: str, name: str, start_at: float) -> str:
+    while time.time() < start_at:  # every process opens the new database in the same moment
+        pass
     store = get_store(uri)
     return store.create_experiment(name)
 
 
-def test_many_processes_open_a_fresh_database_at_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("round_", range(3))
+def test_many_processes_open_a_fresh_database_at_once(tmp_path: Path, round_: int) -> None:
     uri = f"sqlite:///{tmp_path / 'fresh' / 'shared.db'}"
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(4) as pool:
-        ids = pool.starmap(_open_and_create, [(uri, f"e{i}") for i in range(4)])
+        pool.map(_warm_up, range(4))  # spawned, imported, migrations read: before the clock
+        start_at = time.time() + 0.5
+        ids = pool.starmap(_open_and_create, [(uri, f"e{i}", start_at) for i in range(4)])
     store = get_store(uri)
     assert sorted(ids) == ["1", "2", "3", "4"]
     names = sorted(e.name for e in store.search_experiments())

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,7 @@ def _create_sqlite_engine(url: sa.URL) -> sa.Engine:
         dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself, see below
         cursor = dbapi_conn.cursor()
         try:
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA case_sensitive_like=ON")  # `like` is case-sensitive
@@ -135,6 +136,27 @@ def _create_sqlite_engine(url: sa.URL) -> sa.Engine:
             raise sa.exc.OperationalError(sql, (), e) from e
 
     return engine
+
+
+def _enable_wal(cursor: sqlite3.Cursor) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while another process holds the database.
+
+    Switching a new database to WAL needs it to itself, and SQLite answers "database is
+    locked" at once, without its busy handler, when another connection is in the middle
+    of the same switch or of the first migration: several processes opening one fresh
+    database together (two sweep drivers, a pool of workers) would fail at random.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    delay = 0.002
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(2 * delay, 0.1)
 
 
 def driver_mark(dialect: sa.Dialect) -> str:
