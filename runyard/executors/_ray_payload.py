@@ -96,22 +96,27 @@ def _plain_allowed() -> bool:
     return isinstance(registered, set | frozenset) and not registered
 
 
-def _dumps(obj: Any) -> bytes | None:
+def _pickled(obj: Any) -> bytes:
+    """``obj`` pickled: by the standard pickler where it is exact, else by cloudpickle."""
+    if _plain_allowed():
+        buffer = io.BytesIO()
+        try:
+            _Plain(buffer, protocol=5).dump(obj)
+            return buffer.getvalue()
+        except _HoldsRayObject:
+            raise
+        except Exception:  # noqa: BLE001, S110 - by value, or not picklable: cloudpickle decides
+            pass
     buffer = io.BytesIO()
+    _pickler()(buffer, protocol=5).dump(obj)
+    return buffer.getvalue()
+
+
+def _dumps(obj: Any) -> bytes | None:
     try:
-        if _plain_allowed():
-            try:
-                _Plain(buffer, protocol=5).dump(obj)
-            except _HoldsRayObject:
-                raise
-            except Exception:  # noqa: BLE001 - by value, or not picklable: cloudpickle decides
-                buffer = io.BytesIO()
-                _pickler()(buffer, protocol=5).dump(obj)
-        else:
-            _pickler()(buffer, protocol=5).dump(obj)
+        data = _pickled(obj)
     except Exception:  # a Ray object, or something Ray may know how to send: let Ray try
         return None
-    data = buffer.getvalue()
     return data if len(data) <= LARGEST_PAYLOAD else None
 
 

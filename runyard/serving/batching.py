@@ -108,8 +108,8 @@ def _deliver(answers: list[tuple[asyncio.Future[Arrays] | Answer, Arrays | BaseE
 
 def _key(inputs: Arrays) -> tuple[Any, ...]:
     if len(inputs) == 1:  # the common case, without sorting
-        for k, v in inputs.items():
-            return ((k, v.shape[1:], v.dtype.str),)
+        [(k, v)] = inputs.items()
+        return ((k, v.shape[1:], v.dtype.str),)
     return tuple((k, v.shape[1:], v.dtype.str) for k, v in sorted(inputs.items()))
 
 

@@ -131,10 +131,7 @@ def check_inputs(
             and only.datatype == want.datatype
             and want.accepts_shape(only.shape)
         ):
-            if only.shape and only.shape[0] > max_batch:
-                raise InvalidArgument(
-                    f"batch of {only.shape[0]} exceeds this server's limit of {max_batch} rows"
-                )
+            _check_batch_size(only.shape[0] if only.shape else None, max_batch)
             return {only.name: only.array}
     given = {t.name: t for t in tensors}
     if len(given) != len(tensors):
@@ -162,9 +159,13 @@ def check_inputs(
             raise InvalidArgument("inputs disagree on the batch size (first dimension)")
         batch = t.shape[0]
         out[spec.name] = t.array
+    _check_batch_size(batch, max_batch)
+    return out
+
+
+def _check_batch_size(batch: int | None, max_batch: int) -> None:
     if batch is not None and batch > max_batch:
         raise InvalidArgument(f"batch of {batch} exceeds this server's limit of {max_batch} rows")
-    return out
 
 
 _ORJSON_NATIVE = frozenset(

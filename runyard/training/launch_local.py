@@ -116,8 +116,8 @@ class LocalLauncher:
         attempt = specs[0].attempt
         # warm the zygote in the background only with a CPU to spare: on CPUs the workers
         # fill, the import runs while a worker waits for its peer and slows every step
-        top_up = zygote is not None and not self._topped_up
-        top_up = top_up and spare_cpu(sum(spec.cpus for spec in specs))
+        workers_cpus = sum(spec.cpus for spec in specs)
+        top_up = zygote is not None and not self._topped_up and spare_cpu(workers_cpus)
         futures: dict[Future[WorkerOutcome], int] = {}
         outcomes: list[WorkerOutcome] = []
         lost: list[tuple[int, BaseException]] = []
