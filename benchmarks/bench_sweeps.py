@@ -23,6 +23,9 @@ of the space reaches within 27 epochs: ``--survey 1000`` trains 1,000 random con
 for 27 epochs each (141 reach 492/497) and saves their learning curves in
 ``results/sweeps_survey.json``. ``--replay`` replays Optuna's and Ray Tune's schedulers on
 those curves for many settings and targets, without training (``_sweeps_replay.py``).
+``--recipes N`` surveys N configurations under each of seven training recipes (optimizer,
+learning-rate decay, validation size) and replays the same schedulers on each
+(``_sweeps_recipes.py``): does the recipe decide what early stopping saves?
 ``--target``, ``--grace``, ``--reduction-factor``, ``--budget-trials`` and ``--seeds`` change
 the run's settings (the same for every method); ``--methods`` runs some of the methods only.
 
@@ -32,8 +35,8 @@ SQLite and PostgreSQL. PostgreSQL is the server at 127.0.0.1:5432 (user postgres
 database is created and dropped; without the server those rows are skipped.
 
 Usage: ``python benchmarks/bench_sweeps.py [--quick] [--part es|overhead|all] [--survey N]
-[--replay [--orders N]] [--target A] [--grace G] [--reduction-factor F] [--budget-trials N]
-[--seeds N] [--methods no-es,runyard-asha,...] [--save-as NAME]``
+[--replay [--orders N]] [--recipes N] [--target A] [--grace G] [--reduction-factor F]
+[--budget-trials N] [--seeds N] [--methods no-es,runyard-asha,...] [--save-as NAME]``
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -88,18 +91,31 @@ class Budget:
             f.write(_LINE.format(time.time(), acc))
 
 
-def train(params: dict[str, Any], budget: Budget, report: Callable[[float, int], None]) -> float:
-    """Train the MLP epoch by epoch; ``report(acc, epochs_done)`` may raise to stop early."""
+def train(
+    params: dict[str, Any],
+    budget: Budget,
+    report: Callable[[float, int], None],
+    recipe: Mapping[str, Any] | None = None,
+) -> float:
+    """Train the MLP epoch by epoch; ``report(acc, epochs_done)`` may raise to stop early.
+
+    ``recipe`` (the recipe study only, ``_sweeps_recipes.py``) changes the optimizer
+    (``"adam"``), decays the learning rate by ``gamma`` per epoch, or trains on ``ntrain``
+    digits; the default is the benchmark's: SGD with momentum 0.9, a constant learning rate,
+    1,300 training and 497 validation digits.
+    """
     import numpy as np
     import torch
     from sklearn.datasets import load_digits
 
+    recipe = recipe or {}
     torch.set_num_threads(1)
     x, y = load_digits(return_X_y=True)
     order = np.random.default_rng(0).permutation(len(y))
     x = torch.tensor(x[order] / 16.0, dtype=torch.float32)
     y = torch.tensor(y[order])
-    xt, yt, xv, yv = x[:1300], y[:1300], x[1300:], y[1300:]
+    n = int(recipe.get("ntrain", 1300))
+    xt, yt, xv, yv = x[:n], y[:n], x[n:], y[n:]
     torch.manual_seed(0)
     hidden = int(params["hidden"])
     model = torch.nn.Sequential(
@@ -108,7 +124,13 @@ def train(params: dict[str, Any], budget: Budget, report: Callable[[float, int],
         torch.nn.Dropout(float(params["dropout"])),
         torch.nn.Linear(hidden, 10),
     )
-    opt = torch.optim.SGD(model.parameters(), lr=float(params["lr"]), momentum=0.9)
+    lr = float(params["lr"])
+    opt: torch.optim.Optimizer = (
+        torch.optim.Adam(model.parameters(), lr=lr)
+        if recipe.get("optimizer") == "adam"
+        else torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    )
+    decay = torch.optim.lr_scheduler.ExponentialLR(opt, float(recipe.get("gamma", 1.0)))
     acc = 0.0
     for epoch in range(EPOCHS):
         if budget.spent():
@@ -123,6 +145,7 @@ def train(params: dict[str, Any], budget: Budget, report: Callable[[float, int],
                 break
             loss.backward()
             opt.step()
+        decay.step()
         model.eval()
         with torch.no_grad():
             acc = float((model(xv).argmax(1) == yv).float().mean())
@@ -315,9 +338,9 @@ def survey(n: int) -> None:
                            "correct_of_497": encoded})  # fmt: skip
 
 
-def _curve_of(params: dict[str, Any]) -> list[float]:
+def _curve_of(params: dict[str, Any], recipe: Mapping[str, Any] | None = None) -> list[float]:
     accs: list[float] = []
-    train(params, Budget(os.devnull, 10**9), lambda acc, step: accs.append(acc))
+    train(params, Budget(os.devnull, 10**9), lambda acc, step: accs.append(acc), recipe)
     return accs
 
 
@@ -489,6 +512,9 @@ def main() -> None:
     parser.add_argument("--part", choices=["es", "overhead", "all"], default="all")
     parser.add_argument("--survey", type=int, default=0, help="survey N configurations, exit")
     parser.add_argument("--replay", action="store_true", help="replay rules on the survey, exit")
+    parser.add_argument(
+        "--recipes", type=int, default=0, help="survey N configurations per training recipe, replay"
+    )
     parser.add_argument("--orders", type=int, default=300, help="replay: sweeps per rule")
     parser.add_argument("--target", type=float, default=TARGET, help="target accuracy")
     parser.add_argument("--grace", type=int, default=GRACE, help="min resource (epochs)")
@@ -509,6 +535,12 @@ def main() -> None:
     budget = EPOCHS * (args.budget_trials or (6 if args.quick else 12))
     if args.survey:
         survey(args.survey)
+        return
+    if args.recipes:
+        import _sweeps_recipes
+
+        payload = _sweeps_recipes.study(args.recipes, args.orders, budget, _curve_of)
+        save(args.save_as or "sweeps_recipes", payload)
         return
     if args.replay:
         payload = replay_mod.report(args.orders, WORKERS, budget, EPOCHS * 200, WORKERS,
