@@ -23,9 +23,10 @@ of the space reaches within 27 epochs: ``--survey 1000`` trains 1,000 random con
 for 27 epochs each (141 reach 492/497) and saves their learning curves in
 ``results/sweeps_survey.json``. ``--replay`` replays Optuna's and Ray Tune's schedulers on
 those curves for many settings and targets, without training (``_sweeps_replay.py``).
-``--recipes N`` surveys N configurations under each of seven training recipes (optimizer,
-learning-rate decay, validation size) and replays the same schedulers on each
-(``_sweeps_recipes.py``): does the recipe decide what early stopping saves?
+``--promotion`` replays the paper's promotion-based ASHA (pause and resume) on the survey
+(``_sweeps_promotion.py``). ``--recipes N`` surveys N configurations under each of seven
+training recipes (optimizer, learning-rate decay, validation size) and replays the same
+schedulers on each (``_sweeps_recipes.py``): does the recipe decide what early stopping saves?
 ``--target``, ``--grace``, ``--reduction-factor``, ``--budget-trials`` and ``--seeds`` change
 the run's settings (the same for every method); ``--methods`` runs some of the methods only.
 
@@ -35,7 +36,7 @@ SQLite and PostgreSQL. PostgreSQL is the server at 127.0.0.1:5432 (user postgres
 database is created and dropped; without the server those rows are skipped.
 
 Usage: ``python benchmarks/bench_sweeps.py [--quick] [--part es|overhead|all] [--survey N]
-[--replay [--orders N]] [--recipes N] [--target A] [--grace G] [--reduction-factor F]
+[--replay [--orders N]] [--promotion] [--recipes N] [--target A] [--grace G] [--reduction-factor F]
 [--budget-trials N] [--seeds N] [--methods no-es,runyard-asha,...] [--save-as NAME]``
 """
 
@@ -513,6 +514,9 @@ def main() -> None:
     parser.add_argument("--survey", type=int, default=0, help="survey N configurations, exit")
     parser.add_argument("--replay", action="store_true", help="replay rules on the survey, exit")
     parser.add_argument(
+        "--promotion", action="store_true", help="replay promotion-based ASHA on the survey"
+    )
+    parser.add_argument(
         "--recipes", type=int, default=0, help="survey N configurations per training recipe, replay"
     )
     parser.add_argument("--orders", type=int, default=300, help="replay: sweeps per rule")
@@ -535,6 +539,11 @@ def main() -> None:
     budget = EPOCHS * (args.budget_trials or (6 if args.quick else 12))
     if args.survey:
         survey(args.survey)
+        return
+    if args.promotion:
+        import _sweeps_promotion
+
+        save(args.save_as or "sweeps_promotion", _sweeps_promotion.study(args.orders, budget))
         return
     if args.recipes:
         import _sweeps_recipes
