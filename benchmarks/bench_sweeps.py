@@ -23,6 +23,8 @@ of the space reaches within 27 epochs: ``--survey 1000`` trains 1,000 random con
 for 27 epochs each (141 reach 492/497) and saves their learning curves in
 ``results/sweeps_survey.json``. ``--replay`` replays Optuna's and Ray Tune's schedulers on
 those curves for many settings and targets, without training (``_sweeps_replay.py``).
+``--best`` replays runyard's and Ray Tune's ASHA to the budget on the same configuration orders
+and compares the best accuracy each has seen after 25 / 50 / 100 % of it (``_sweeps_best.py``).
 ``--promotion`` replays the paper's promotion-based ASHA (pause and resume) on the survey
 (``_sweeps_promotion.py``). ``--recipes N`` surveys N configurations under each of seven
 training recipes (optimizer, learning-rate decay, validation size) and replays the same
@@ -36,8 +38,9 @@ SQLite and PostgreSQL. PostgreSQL is the server at 127.0.0.1:5432 (user postgres
 database is created and dropped; without the server those rows are skipped.
 
 Usage: ``python benchmarks/bench_sweeps.py [--quick] [--part es|overhead|all] [--survey N]
-[--replay [--orders N]] [--promotion] [--recipes N] [--target A] [--grace G] [--reduction-factor F]
-[--budget-trials N] [--seeds N] [--methods no-es,runyard-asha,...] [--save-as NAME]``
+[--replay [--orders N]] [--best] [--promotion] [--recipes N] [--target A] [--grace G]
+[--reduction-factor F] [--budget-trials N] [--seeds N] [--methods no-es,runyard-asha,...]
+[--save-as NAME]``
 """
 
 from __future__ import annotations
@@ -514,6 +517,9 @@ def main() -> None:
     parser.add_argument("--survey", type=int, default=0, help="survey N configurations, exit")
     parser.add_argument("--replay", action="store_true", help="replay rules on the survey, exit")
     parser.add_argument(
+        "--best", action="store_true", help="replay: best accuracy per budget, ASHA rules paired"
+    )
+    parser.add_argument(
         "--promotion", action="store_true", help="replay promotion-based ASHA on the survey"
     )
     parser.add_argument(
@@ -539,6 +545,11 @@ def main() -> None:
     budget = EPOCHS * (args.budget_trials or (6 if args.quick else 12))
     if args.survey:
         survey(args.survey)
+        return
+    if args.best:
+        import _sweeps_best
+
+        save(args.save_as or "sweeps_best", _sweeps_best.study(args.orders, budget))
         return
     if args.promotion:
         import _sweeps_promotion
