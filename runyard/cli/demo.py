@@ -1,20 +1,18 @@
 """``runyard demo``: the end-to-end loop on embedded defaults (SQLite, local folder).
 
 Trains small MLPs on scikit-learn's bundled digits data with a few learning rates and
-hidden sizes, logs params, per-epoch metrics and the model as an artifact, evaluates each
-model per slice with bootstrap intervals (stored on its run), searches the runs, compares
-the best model with the runner-up slice by slice and gates the promotion. It grows with
-every capability runyard gains.
+hidden sizes as a cached pipeline (one step call per model; a second demo answers them from
+the cache), logs params, per-epoch metrics and the model in its scikit-learn flavor,
+evaluates each model per slice with bootstrap intervals (stored on its run), searches the
+runs, compares the best model with the runner-up slice by slice, gates the promotion, and
+registers the winner as ``digits-mlp`` with the ``@champion`` alias (behind its own gate),
+ready for ``runyard serve``. It grows with every capability runyard gains.
 """
 
 from __future__ import annotations
 
-import pickle
-import tempfile
 import time
-import warnings
-from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,7 +20,10 @@ from rich.progress import Progress
 
 from runyard.cli.options import ArtifactUri, TrackingUri
 from runyard.cli.tables import compare_table, runs_table
-from runyard.tracking.client import Client, start_run
+from runyard.tracking.client import Client
+
+if TYPE_CHECKING:
+    from runyard.pipelines.records import StepEvent
 
 __all__ = ["register", "run_demo"]
 
@@ -32,87 +33,8 @@ GRID = [
     {"lr": 0.01, "hidden": 128},
     {"lr": 0.1, "hidden": 64},
 ]
-
-
-def _train_one(
-    params: dict[str, Any],
-    data: tuple[Any, ...],
-    epochs: int,
-    experiment: str,
-    tmp: Path,
-    tracking_uri: str | None,
-    artifact_uri: str | None,
-) -> str:
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
-
-    x_train, x_test, y_train, y_test = data
-    with start_run(
-        experiment=experiment,
-        name=f"mlp-h{params['hidden']}-lr{params['lr']}",
-        params={**params, "epochs": epochs, "dataset": "sklearn.digits"},
-        tags={"demo": "digits"},
-        tracking_uri=tracking_uri,
-        artifact_uri=artifact_uri,
-    ) as run:
-        model = MLPClassifier(
-            hidden_layer_sizes=(params["hidden"],),
-            learning_rate_init=params["lr"],
-            random_state=0,
-            max_iter=1,
-            warm_start=True,
-        )
-        for epoch in range(epochs):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                model.fit(x_train, y_train)
-            run.log_metrics(
-                {
-                    "loss": float(model.loss_),
-                    "train_acc": float(model.score(x_train, y_train)),
-                    "acc": float(model.score(x_test, y_test)),
-                },
-                step=epoch,
-            )
-        path = tmp / "model.pkl"
-        path.write_bytes(pickle.dumps(model))
-        run.log_artifact(path, "model")
-        run.log_lineage(inputs={"sklearn.datasets.load_digits": "dataset"})
-        _evaluate(model, x_test, y_test, run)
-        return run.run_id
-
-
-def _evaluate(model: Any, x_test: Any, y_test: Any, run: Any) -> None:
-    """Per-example predictions → metrics per slice with intervals, stored on the run."""
-    import numpy as np
-    import pyarrow as pa
-
-    from runyard.evaluation import bucket, evaluate
-
-    ink = x_test.sum(axis=1)  # how much ink the digit uses: a natural slice
-    table = pa.table(
-        {
-            "example_id": np.arange(len(y_test)),
-            "y": y_test,
-            "y_hat": model.predict(x_test),
-            "digits": np.where(y_test < 5, "0-4", "5-9"),
-            "ink": ink,
-        }
-    )
-    evaluate(
-        table,
-        label="y",
-        prediction="y_hat",
-        slices=[
-            "digits",
-            bucket("ink", [float(np.quantile(ink, 1 / 3)), float(np.quantile(ink, 2 / 3))]),
-        ],
-        crosses=2,
-        metrics=["accuracy", "f1_macro"],
-        bootstrap=200,
-        min_size=20,
-        run=run,
-    )
+MODEL_NAME = "digits-mlp"
+CHAMPION_GATE = "accuracy >= 0.9"
 
 
 def run_demo(
@@ -122,23 +44,36 @@ def run_demo(
     console: Console | None = None,
 ) -> list[str]:
     """Run the demo loop and print what it found; returns the run ids it created."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+    from runyard.cli._demo_steps import EXPERIMENT as experiment
+    from runyard.cli._demo_steps import PIPELINE_EXPERIMENT, train_grid
 
     console = console or Console()
-    digits = load_digits()
-    data = train_test_split(digits.data / 16.0, digits.target, test_size=0.25, random_state=0)
-    experiment = "digits-demo"
-    run_ids = []
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp, Progress(console=console) as progress:
-        task = progress.add_task("training MLPs on digits", total=len(GRID))
-        for params in GRID:
-            run_ids.append(
-                _train_one(params, data, epochs, experiment, Path(tmp), tracking_uri, artifact_uri)
-            )
-            progress.advance(task)
-    console.print(f"trained {len(GRID)} models in {time.perf_counter() - started:.1f}s")
+    with Progress(console=console) as progress:
+        task = progress.add_task("training MLPs on digits (a cached pipeline)", total=len(GRID))
+
+        def advance(event: StepEvent) -> None:
+            if event.status.value in ("SUCCEEDED", "CACHED", "FAILED"):
+                progress.advance(task)
+
+        result = train_grid.run(
+            executor="inline",
+            store=tracking_uri,
+            artifacts=artifact_uri,
+            experiment=PIPELINE_EXPERIMENT,
+            on_event=advance,
+            hidden=[p["hidden"] for p in GRID],
+            lr=[p["lr"] for p in GRID],
+            epochs=epochs,
+            tracking_uri=tracking_uri,
+            artifact_uri=artifact_uri,
+        )
+    run_ids: list[str] = list(result.value)
+    cached = sum(s.cache.value == "hit" for s in result.steps)
+    console.print(
+        f"trained {len(GRID) - cached} models, {cached} from the pipeline's cache, "
+        f"in {time.perf_counter() - started:.1f}s (pipeline run {result.run_id})"
+    )
 
     client = Client(tracking_uri, artifact_uri)
     best = client.search_runs(
@@ -162,11 +97,13 @@ def run_demo(
             + ", ".join(r.path for r in client.list_artifacts(top.run_id))
         )
     if len(best.items) >= 2:
-        _compare_and_gate(client, best.items[1].run_id, best.items[0].run_id, console)
+        passed = _compare_and_gate(client, best.items[1].run_id, best.items[0].run_id, console)
+        if passed:
+            _register_champion(client, best.items[0].run_id, console)
     return run_ids
 
 
-def _compare_and_gate(client: Client, baseline: str, candidate: str, console: Console) -> None:
+def _compare_and_gate(client: Client, baseline: str, candidate: str, console: Console) -> bool:
     """Compare the best run with the runner-up, slice by slice, and gate the promotion."""
     from rich.table import Table
 
@@ -190,6 +127,29 @@ def _compare_and_gate(client: Client, baseline: str, candidate: str, console: Co
     console.print(
         f"evaluation stored on each run: [bold]runyard eval show {candidate}[/], "
         f"[bold]runyard eval compare {baseline} {candidate}[/]"
+    )
+    return verdict.passed
+
+
+def _register_champion(client: Client, run_id: str, console: Console) -> None:
+    """Register the best run's model (once per run); move ``@champion`` to it.
+
+    The alias has a gate of its own, checked on the evaluation stored on the run.
+    """
+    from runyard.errors import NotFound
+    from runyard.registry import list_versions, register_model, set_alias
+
+    try:
+        known = [v for v in list_versions(MODEL_NAME, client) if v.run_id == run_id]
+    except NotFound:
+        known = []
+    mv = known[0] if known else register_model(MODEL_NAME, run=run_id, client=client)
+    set_alias(MODEL_NAME, "champion", mv.version, gate=CHAMPION_GATE, client=client)
+    console.print(
+        f"registered [bold]{MODEL_NAME}[/] version {mv.version} (run {run_id}) and moved "
+        f"[bold]@champion[/] to it (gate: {CHAMPION_GATE}); next: "
+        f"[bold]runyard models show {MODEL_NAME}[/], "
+        f"[bold]runyard serve models:/{MODEL_NAME}@champion --http-port 8000[/]"
     )
 
 

@@ -6,6 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import numpy as np
+
 import runyard as ry
 
 
@@ -74,6 +76,34 @@ def test_demo_trains_tracks_searches_and_compares(tmp_path: Path) -> None:
         "eval", "compare", second.run_id, best.run_id, "--gate", "accuracy >=", cwd=tmp_path
     )
     assert bad_rule.returncode == 2 and "Traceback" not in bad_rule.stderr
+
+
+def test_demo_trains_as_a_cached_pipeline_and_registers_the_champion(tmp_path: Path) -> None:
+    first = runyard("demo", "--epochs", "3", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "trained 4 models, 0 from the pipeline's cache" in first.stdout
+    best = ry.Client().search_runs("digits-demo", order_by=["metrics.acc desc"]).items[0]
+    # the gated winner is version 1 of digits-mlp, @champion, in its scikit-learn flavor
+    shown = runyard("models", "show", "digits-mlp", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "@champion" in shown.stdout and "sklearn" in shown.stdout
+    from runyard.registry import list_versions, load_model
+
+    (version,) = list_versions("digits-mlp")
+    assert version.run_id == best.run_id and version.aliases == ("champion",)
+    x = np.random.default_rng(0).random((3, 64), dtype=np.float32)
+    predicted = load_model("models:/digits-mlp@champion").predict({"input": x})
+    assert predicted["predictions"].shape == (3,)
+
+    # the same demo again: every model comes from the cache; no new runs, no new version
+    again = runyard("demo", "--epochs", "3", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "trained 0 models, 4 from the pipeline's cache" in again.stdout
+    assert len(ry.Client().search_runs("digits-demo")) == 4
+    assert [v.version for v in list_versions("digits-mlp")] == [1]
+    # the pipeline and its step runs are kept apart from the models' runs
+    pipeline_runs = ry.Client().search_runs("digits-demo-pipeline")
+    assert sorted(r.name for r in pipeline_runs.items).count("train_grid") == 2
 
 
 def test_errors_print_one_line_and_exit_with_their_code(tmp_path: Path) -> None:
