@@ -5,7 +5,8 @@ machinery. Each call trains one MLP on scikit-learn's digits, logs it as a track
 per-epoch metrics, the model in its scikit-learn flavor, the dataset's lineage, a sliced
 evaluation) and returns the run id. The step is cached by content: running the demo again
 with the same grid and epochs answers every call from the cache, so no model is retrained and
-no duplicate runs appear.
+no duplicate runs appear. ``tune_objective`` is the demo sweep's objective: the same model,
+reported epoch by epoch so that ASHA can stop it.
 """
 
 from __future__ import annotations
@@ -16,10 +17,20 @@ from typing import Any
 from runyard.pipelines import pipeline, step
 from runyard.tracking.client import start_run
 
-__all__ = ["EXPERIMENT", "PIPELINE_EXPERIMENT", "train_grid", "train_mlp"]
+__all__ = [
+    "EXPERIMENT",
+    "PIPELINE_EXPERIMENT",
+    "SWEEP_EPOCHS",
+    "SWEEP_EXPERIMENT",
+    "train_grid",
+    "train_mlp",
+    "tune_objective",
+]
 
 EXPERIMENT = "digits-demo"  # the models' runs
 PIPELINE_EXPERIMENT = "digits-demo-pipeline"  # the pipeline's run and its step runs
+SWEEP_EXPERIMENT = "digits-demo-sweep"  # the sweep's run and its trial runs
+SWEEP_EPOCHS = 9  # a sweep trial's most epochs
 
 
 def digits_split() -> tuple[Any, Any, Any, Any]:
@@ -119,3 +130,26 @@ def train_grid(
     return train_mlp.map(
         hidden=hidden, lr=lr, epochs=epochs, tracking_uri=tracking_uri, artifact_uri=artifact_uri
     )
+
+
+def tune_objective(trial: Any) -> float:
+    """A sweep trial: one MLP, one epoch at a time, reported so the scheduler can stop it."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    x_train, x_test, y_train, y_test = digits_split()
+    model = MLPClassifier(
+        hidden_layer_sizes=(int(trial.params["hidden"]),),
+        learning_rate_init=float(trial.params["lr"]),
+        random_state=0,
+        max_iter=1,
+        warm_start=True,
+    )
+    acc = 0.0
+    for epoch in range(SWEEP_EPOCHS):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(x_train, y_train)
+        acc = float(model.score(x_test, y_test))
+        trial.report(acc, step=epoch + 1)  # epochs done: the scheduler's resource
+    return acc

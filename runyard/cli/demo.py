@@ -33,6 +33,8 @@ GRID = [
     {"lr": 0.01, "hidden": 128},
     {"lr": 0.1, "hidden": 64},
 ]
+SWEEP_NAME = "digits-demo-mlp"
+SWEEP_TRIALS = 12
 MODEL_NAME = "digits-mlp"
 CHAMPION_GATE = "accuracy >= 0.9"
 
@@ -75,6 +77,8 @@ def run_demo(
         f"in {time.perf_counter() - started:.1f}s (pipeline run {result.run_id})"
     )
 
+    _tune(tracking_uri, artifact_uri, console)
+
     client = Client(tracking_uri, artifact_uri)
     best = client.search_runs(
         experiment,
@@ -101,6 +105,49 @@ def run_demo(
         if passed:
             _register_champion(client, best.items[0].run_id, console)
     return run_ids
+
+
+def _tune(tracking_uri: str | None, artifact_uri: str | None, console: Console) -> None:
+    """A small sweep with ASHA early stopping; run again, it resumes (nothing re-runs)."""
+    import optuna
+
+    from runyard.cli._demo_steps import SWEEP_EPOCHS, SWEEP_EXPERIMENT, tune_objective
+    from runyard.sweeps import SweepProgress, choice, loguniform, sweep
+
+    with Progress(console=console) as progress:
+        task = progress.add_task(f"sweep {SWEEP_NAME}: TPE + ASHA", total=SWEEP_TRIALS)
+
+        def show(p: SweepProgress) -> None:
+            progress.update(task, completed=p.complete + p.pruned + p.failed)
+
+        done = sweep(
+            tune_objective,
+            {"lr": loguniform(1e-3, 0.3), "hidden": choice([32, 64, 128])},
+            metric="acc",
+            mode="max",
+            sampler="tpe",
+            scheduler=optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
+            trials=SWEEP_TRIALS,
+            executor="inline",
+            experiment=SWEEP_EXPERIMENT,
+            name=SWEEP_NAME,
+            seed=0,
+            tracking_uri=tracking_uri,
+            artifact_uri=artifact_uri,
+            on_progress=show,
+        )
+        progress.update(task, completed=SWEEP_TRIALS)  # also when a finished sweep resumes
+    table = done.to_pandas()
+    stopped = int(((table["state"] == "PRUNED") & (table["steps"] < SWEEP_EPOCHS)).sum())
+    best = done.best
+    params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                       for k, v in best.params.items())  # fmt: skip
+    console.print(
+        f"sweep [bold]{SWEEP_NAME}[/]: {len(table)} trials, {stopped} stopped early by ASHA, "
+        f"{int(table['steps'].sum())} epochs trained of {len(table) * SWEEP_EPOCHS} without "
+        f"early stopping; best acc={best.value:.4f} ({params}); "
+        f"[bold]runyard sweep show {SWEEP_NAME}[/]"
+    )
 
 
 def _compare_and_gate(client: Client, baseline: str, candidate: str, console: Console) -> bool:

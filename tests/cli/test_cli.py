@@ -78,7 +78,7 @@ def test_demo_trains_tracks_searches_and_compares(tmp_path: Path) -> None:
     assert bad_rule.returncode == 2 and "Traceback" not in bad_rule.stderr
 
 
-def test_demo_trains_as_a_cached_pipeline_and_registers_the_champion(tmp_path: Path) -> None:
+def test_demo_trains_as_a_cached_pipeline_sweeps_and_registers_the_champion(tmp_path: Path) -> None:
     first = runyard("demo", "--epochs", "3", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "trained 4 models, 0 from the pipeline's cache" in first.stdout
@@ -95,10 +95,19 @@ def test_demo_trains_as_a_cached_pipeline_and_registers_the_champion(tmp_path: P
     predicted = load_model("models:/digits-mlp@champion").predict({"input": x})
     assert predicted["predictions"].shape == (3,)
 
-    # the same demo again: every model comes from the cache; no new runs, no new version
+    # a sweep with early stopping ran: 12 trials, some stopped before their 9 epochs
+    sweep = ry.load_sweep("digits-demo-mlp")
+    trials = sweep.to_pandas()
+    assert len(trials) == 12 and (trials["steps"] < 9).any()
+    assert set(trials["state"]) <= {"COMPLETE", "PRUNED"}
+    assert f"best acc={sweep.best.value:.4f}" in first.stdout
+
+    # the same demo again: every model comes from the cache; no new runs, no new version;
+    # the sweep resumes finished (no trial runs again)
     again = runyard("demo", "--epochs", "3", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "trained 0 models, 4 from the pipeline's cache" in again.stdout
+    assert len(ry.load_sweep("digits-demo-mlp").to_pandas()) == 12
     assert len(ry.Client().search_runs("digits-demo")) == 4
     assert [v.version for v in list_versions("digits-mlp")] == [1]
     # the pipeline and its step runs are kept apart from the models' runs
