@@ -22,6 +22,8 @@ __all__ = [
     "PIPELINE_EXPERIMENT",
     "SWEEP_EPOCHS",
     "SWEEP_EXPERIMENT",
+    "train_best",
+    "train_distributed",
     "train_grid",
     "train_mlp",
     "tune_objective",
@@ -153,3 +155,109 @@ def tune_objective(trial: Any) -> float:
         acc = float(model.score(x_test, y_test))
         trial.report(acc, step=epoch + 1)  # epochs done: the scheduler's resource
     return acc
+
+
+def torch_mlp(hidden: int) -> Any:
+    """The PyTorch version of the demo's MLP (64 pixels → ``hidden`` → 10 digits)."""
+    import torch
+
+    return torch.nn.Sequential(
+        torch.nn.Linear(64, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 10)
+    )
+
+
+def ddp_loop(ctx: Any) -> None:
+    """``ry.train``'s loop: the MLP with DDP, each rank on its share of every epoch."""
+    import torch
+
+    x_train, x_test, y_train, y_test = (torch.tensor(a) for a in digits_split())
+    x_train, x_test = x_train.float(), x_test.float()
+    model = ctx.prepare(torch_mlp(ctx.config["hidden"]))
+    opt = torch.optim.Adam(model.parameters(), lr=ctx.config["lr"])
+    state = ctx.restore(model=model, optimizer=opt)
+    last = ctx.config["epochs"] - 1
+    for epoch in range(state.epoch + 1 if state else 0, last + 1):
+        model.train()
+        for xb, yb in ctx.loader((x_train, y_train), batch_size=32, epoch=epoch):
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(xb), yb)
+            loss.backward()  # type: ignore[no-untyped-call]
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            acc = (model(x_test).argmax(1) == y_test).float().mean()
+        ctx.report({"loss": loss, "acc": acc}, step=epoch, checkpoint=epoch == last)
+
+
+class _TorchClassifier:
+    """``predict(x)`` → digit, what ``evaluate_on_slices`` asks of a model."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def predict(self, x: Any) -> Any:
+        import torch
+
+        with torch.no_grad():
+            return self.model(torch.tensor(x, dtype=torch.float32)).argmax(1).numpy()
+
+
+@step
+def train_distributed(
+    hidden: int,
+    lr: float,
+    epochs: int,
+    workers: int,
+    tracking_uri: str | None,
+    artifact_uri: str | None,
+) -> str:
+    """Train the PyTorch MLP on ``workers`` local processes with ``ry.train``.
+
+    The model is logged as ONNX (checked for parity with the module) and evaluated on the
+    slices on the training run; returns the run id.
+    """
+    from runyard.training import load_checkpoint, train
+
+    result = train(
+        ddp_loop,
+        config={"hidden": hidden, "lr": lr, "epochs": epochs},
+        workers=workers,
+        executor="process",
+        experiment=EXPERIMENT,
+        run_name=f"ddp-h{hidden}-lr{lr:.3g}",
+        tracking_uri=tracking_uri,
+        artifact_uri=artifact_uri,
+    )
+    assert result.checkpoint is not None  # the loop checkpoints its last epoch
+    model = torch_mlp(hidden)
+    model.load_state_dict(load_checkpoint(result.checkpoint)["model"])
+    model.eval()
+    _, x_test, _, y_test = digits_split()
+    with start_run(
+        run_id=result.run_id, tracking_uri=tracking_uri, artifact_uri=artifact_uri
+    ) as run:
+        run.set_tags({"demo": "digits", "trained_with": f"ry.train, {workers} workers"})
+        run.log_model(model, "model", flavor="onnx", input_example=x_test[:4].astype("float32"))
+        run.log_lineage(inputs={"sklearn.datasets.load_digits": "dataset"})
+        evaluate_on_slices(_TorchClassifier(model), x_test, y_test, run)
+    return result.run_id
+
+
+@pipeline
+def train_best(
+    hidden: int,
+    lr: float,
+    epochs: int = 15,
+    workers: int = 2,
+    tracking_uri: str | None = None,
+    artifact_uri: str | None = None,
+) -> Any:
+    """``train_distributed`` as a pipeline of one step, so that it is cached."""
+    return train_distributed(
+        hidden=hidden,
+        lr=lr,
+        epochs=epochs,
+        workers=workers,
+        tracking_uri=tracking_uri,
+        artifact_uri=artifact_uri,
+    )

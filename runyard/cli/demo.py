@@ -2,8 +2,9 @@
 
 Trains small MLPs on scikit-learn's bundled digits data with a few learning rates and
 hidden sizes as a cached pipeline (one step call per model; a second demo answers them from
-the cache), logs params, per-epoch metrics and the model in its scikit-learn flavor,
-evaluates each model per slice with bootstrap intervals (stored on its run), searches the
+the cache), logs params, per-epoch metrics and the model in its scikit-learn flavor, tunes
+the same model with a small TPE + ASHA sweep, trains the sweep's best settings in PyTorch on 2
+data-parallel workers with ``ry.train`` (logged as ONNX), evaluates each model per slice with bootstrap intervals (stored on its run), searches the
 runs, compares the best model with the runner-up slice by slice, gates the promotion, and
 registers the winner as ``digits-mlp`` with the ``@champion`` alias (behind its own gate),
 ready for ``runyard serve``. It grows with every capability runyard gains.
@@ -12,7 +13,8 @@ ready for ``runyard serve``. It grows with every capability runyard gains.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -33,6 +35,7 @@ GRID = [
     {"lr": 0.01, "hidden": 128},
     {"lr": 0.1, "hidden": 64},
 ]
+DDP_WORKERS = 2
 SWEEP_NAME = "digits-demo-mlp"
 SWEEP_TRIALS = 12
 MODEL_NAME = "digits-mlp"
@@ -77,7 +80,8 @@ def run_demo(
         f"in {time.perf_counter() - started:.1f}s (pipeline run {result.run_id})"
     )
 
-    _tune(tracking_uri, artifact_uri, console)
+    tuned = _tune(tracking_uri, artifact_uri, console)
+    run_ids.append(_train_at_scale(tuned, epochs, tracking_uri, artifact_uri, console))
 
     client = Client(tracking_uri, artifact_uri)
     best = client.search_runs(
@@ -107,7 +111,9 @@ def run_demo(
     return run_ids
 
 
-def _tune(tracking_uri: str | None, artifact_uri: str | None, console: Console) -> None:
+def _tune(
+    tracking_uri: str | None, artifact_uri: str | None, console: Console
+) -> Mapping[str, Any]:
     """A small sweep with ASHA early stopping; run again, it resumes (nothing re-runs)."""
     import optuna
 
@@ -148,6 +154,43 @@ def _tune(tracking_uri: str | None, artifact_uri: str | None, console: Console) 
         f"early stopping; best acc={best.value:.4f} ({params}); "
         f"[bold]runyard sweep show {SWEEP_NAME}[/]"
     )
+    return best.params
+
+
+def _train_at_scale(
+    params: Mapping[str, Any],
+    epochs: int,
+    tracking_uri: str | None,
+    artifact_uri: str | None,
+    console: Console,
+) -> str:
+    """The sweep's best settings in PyTorch on 2 data-parallel workers (``ry.train``).
+
+    A cached pipeline step: a second demo reuses the run.
+    """
+    from runyard.cli._demo_steps import PIPELINE_EXPERIMENT, train_best
+
+    started = time.perf_counter()
+    with console.status(f"training the sweep's best settings on {DDP_WORKERS} workers"):
+        result = train_best.run(
+            executor="inline",
+            store=tracking_uri,
+            artifacts=artifact_uri,
+            experiment=PIPELINE_EXPERIMENT,
+            hidden=int(params["hidden"]),
+            lr=float(params["lr"]),
+            epochs=epochs,
+            workers=DDP_WORKERS,
+            tracking_uri=tracking_uri,
+            artifact_uri=artifact_uri,
+        )
+    run_id = str(result.value)
+    if result.steps[0].cache.value == "hit":
+        how = "reused from the pipeline's cache"
+    else:
+        how = f"trained in {time.perf_counter() - started:.1f}s, logged as ONNX and evaluated"
+    console.print(f"ry.train, {DDP_WORKERS} workers (DDP over gloo): run {run_id} {how}")
+    return run_id
 
 
 def _compare_and_gate(client: Client, baseline: str, candidate: str, console: Console) -> bool:

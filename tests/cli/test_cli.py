@@ -23,10 +23,12 @@ def test_demo_trains_tracks_searches_and_compares(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "runs with acc > 0.5" in done.stdout
     assert "best: mlp-" in done.stdout
-    assert "model/model.pkl" in done.stdout
-    # The runs landed in the embedded default store of the project-local home.
+    assert "artifacts: eval/failures.parquet, eval/results.parquet, model/model." in done.stdout
+    # The runs landed in the embedded default store of the project-local home: the grid's
+    # four scikit-learn models and the PyTorch one trained with ry.train on 2 workers.
     runs = ry.Client().search_runs("digits-demo", order_by=["metrics.acc desc"])
-    assert len(runs) == 4
+    assert len(runs) == 5
+    assert sum(r.name.startswith("ddp-") for r in runs.items) == 1
     assert all(r.status is ry.RunStatus.FINISHED for r in runs)
     assert runs.items[0].metrics["acc"].latest > 0.8
     assert runs.items[0].metrics["acc"].count == 3
@@ -35,7 +37,8 @@ def test_demo_trains_tracks_searches_and_compares(tmp_path: Path) -> None:
     assert listed.returncode == 0, listed.stderr
     assert "mlp-h128-lr0.01" in listed.stdout and "mlp-h32" not in listed.stdout
 
-    shown = runyard("runs", "show", runs.items[0].run_id, cwd=tmp_path)
+    mlp = next(r for r in runs.items if r.name.startswith("mlp-"))
+    shown = runyard("runs", "show", mlp.run_id, cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert "model/model.pkl" in shown.stdout and "train_acc" in shown.stdout
 
@@ -82,18 +85,20 @@ def test_demo_trains_as_a_cached_pipeline_sweeps_and_registers_the_champion(tmp_
     first = runyard("demo", "--epochs", "3", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "trained 4 models, 0 from the pipeline's cache" in first.stdout
-    best = ry.Client().search_runs("digits-demo", order_by=["metrics.acc desc"]).items[0]
-    # the gated winner is version 1 of digits-mlp, @champion, in its scikit-learn flavor
+    assert "ry.train, 2 workers (DDP over gloo)" in first.stdout
+    runs = ry.Client().search_runs("digits-demo", order_by=["metrics.acc desc"]).items
+    top = {r.run_id for r in runs if r.metrics["acc"].latest == runs[0].metrics["acc"].latest}
+    # the gated winner is version 1 of digits-mlp, @champion, in its flavor
     shown = runyard("models", "show", "digits-mlp", cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
-    assert "@champion" in shown.stdout and "sklearn" in shown.stdout
+    assert "@champion" in shown.stdout
     from runyard.registry import list_versions, load_model
 
     (version,) = list_versions("digits-mlp")
-    assert version.run_id == best.run_id and version.aliases == ("champion",)
+    assert version.run_id in top and version.aliases == ("champion",)
     x = np.random.default_rng(0).random((3, 64), dtype=np.float32)
     predicted = load_model("models:/digits-mlp@champion").predict({"input": x})
-    assert predicted["predictions"].shape == (3,)
+    assert all(len(v) == 3 for v in predicted.values())
 
     # a sweep with early stopping ran: 12 trials, some stopped before their 9 epochs
     sweep = ry.load_sweep("digits-demo-mlp")
@@ -107,12 +112,14 @@ def test_demo_trains_as_a_cached_pipeline_sweeps_and_registers_the_champion(tmp_
     again = runyard("demo", "--epochs", "3", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "trained 0 models, 4 from the pipeline's cache" in again.stdout
+    assert "reused from the pipeline's cache" in again.stdout
     assert len(ry.load_sweep("digits-demo-mlp").to_pandas()) == 12
-    assert len(ry.Client().search_runs("digits-demo")) == 4
+    assert len(ry.Client().search_runs("digits-demo")) == 5
     assert [v.version for v in list_versions("digits-mlp")] == [1]
     # the pipeline and its step runs are kept apart from the models' runs
     pipeline_runs = ry.Client().search_runs("digits-demo-pipeline")
-    assert sorted(r.name for r in pipeline_runs.items).count("train_grid") == 2
+    names = [r.name for r in pipeline_runs.items]
+    assert names.count("train_grid") == 2 and names.count("train_best") == 2
 
 
 def test_errors_print_one_line_and_exit_with_their_code(tmp_path: Path) -> None:
