@@ -3,11 +3,12 @@
 Trains small MLPs on scikit-learn's bundled digits data with a few learning rates and
 hidden sizes as a cached pipeline (one step call per model; a second demo answers them from
 the cache), logs params, per-epoch metrics and the model in its scikit-learn flavor, tunes
-the same model with a small TPE + ASHA sweep, trains the sweep's best settings in PyTorch on 2
-data-parallel workers with ``ry.train`` (logged as ONNX), evaluates each model per slice with bootstrap intervals (stored on its run), searches the
-runs, compares the best model with the runner-up slice by slice, gates the promotion, and
-registers the winner as ``digits-mlp`` with the ``@champion`` alias (behind its own gate),
-ready for ``runyard serve``. It grows with every capability runyard gains.
+the same model with a small TPE + ASHA sweep, trains the sweep's best settings in PyTorch on
+2 data-parallel workers with ``ry.train`` (logged as ONNX), evaluates each model per slice
+with bootstrap intervals (stored on its run), searches the runs, compares the best model
+with the runner-up slice by slice, gates the promotion, and registers the winner as
+``digits-mlp`` with the ``@champion`` alias (behind its own gate), ready for
+``runyard serve``. It grows with every capability runyard gains.
 """
 
 from __future__ import annotations
