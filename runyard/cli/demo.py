@@ -7,8 +7,8 @@ the same model with a small TPE + ASHA sweep, trains the sweep's best settings i
 2 data-parallel workers with ``ry.train`` (logged as ONNX), evaluates each model per slice
 with bootstrap intervals (stored on its run), searches the runs, compares the best model
 with the runner-up slice by slice, gates the promotion, and registers the winner as
-``digits-mlp`` with the ``@champion`` alias (behind its own gate), ready for
-``runyard serve``. It grows with every capability runyard gains.
+``digits-mlp`` with the ``@champion`` alias (behind its own gate), serves it with
+``runyard serve`` and asks it about a few digits. It grows with every capability runyard gains.
 """
 
 from __future__ import annotations
@@ -109,6 +109,7 @@ def run_demo(
         passed = _compare_and_gate(client, best.items[1].run_id, best.items[0].run_id, console)
         if passed:
             _register_champion(client, best.items[0].run_id, console)
+            _serve_champion(tracking_uri, artifact_uri, console)
     return run_ids
 
 
@@ -194,6 +195,24 @@ def _train_at_scale(
     return run_id
 
 
+def _serve_champion(tracking_uri: str | None, artifact_uri: str | None, console: Console) -> None:
+    """``runyard serve`` the champion in its own process, ask it about 8 test digits, stop it."""
+    from runyard.cli._demo_serve import serve_and_ask
+    from runyard.cli._demo_steps import digits_split
+
+    _, x_test, _, y_test = digits_split()
+    with console.status(f"serving models:/{MODEL_NAME}@champion"):
+        answer = serve_and_ask(
+            MODEL_NAME, x_test[:8].astype("float32"), y_test[:8], tracking_uri, artifact_uri
+        )
+    right = sum(p == t for p, t in zip(answer.predicted, answer.true, strict=True))
+    console.print(
+        f"served [bold]models:/{MODEL_NAME}@champion[/] at {answer.url} (Open Inference "
+        f"Protocol): predicted {answer.predicted} for digits {answer.true} ({right} of "
+        f"{len(answer.true)} right); the server drained and stopped"
+    )
+
+
 def _compare_and_gate(client: Client, baseline: str, candidate: str, console: Console) -> bool:
     """Compare the best run with the runner-up, slice by slice, and gate the promotion."""
     from rich.table import Table
@@ -239,8 +258,7 @@ def _register_champion(client: Client, run_id: str, console: Console) -> None:
     console.print(
         f"registered [bold]{MODEL_NAME}[/] version {mv.version} (run {run_id}) and moved "
         f"[bold]@champion[/] to it (gate: {CHAMPION_GATE}); next: "
-        f"[bold]runyard models show {MODEL_NAME}[/], "
-        f"[bold]runyard serve models:/{MODEL_NAME}@champion --http-port 8000[/]"
+        f"[bold]runyard models show {MODEL_NAME}[/]"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -99,6 +100,12 @@ def test_demo_trains_as_a_cached_pipeline_sweeps_and_registers_the_champion(tmp_
     x = np.random.default_rng(0).random((3, 64), dtype=np.float32)
     predicted = load_model("models:/digits-mlp@champion").predict({"input": x})
     assert all(len(v) == 3 for v in predicted.values())
+    # ... and runyard serve answered for it over the Open Inference Protocol, then stopped
+    served = re.search(
+        r"served models:/digits-mlp@champion at (\S+) .*\((\d) of 8 right\)", first.stdout
+    )
+    assert served is not None, first.stdout
+    assert int(served.group(2)) >= 6
 
     # a sweep with early stopping ran: 12 trials, some stopped before their 9 epochs
     sweep = ry.load_sweep("digits-demo-mlp")
