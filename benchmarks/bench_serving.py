@@ -12,15 +12,25 @@ timer alone (polling would take CPU from the servers). Reported:
 p50/p99 per rate, the highest rate each server holds with p99 <= 50 ms, and runyard's
 throughput with dynamic batching vs without (same server code, ``--max-batch-size 64`` vs
 ``1``, both up, alternated in rounds) in a closed loop at concurrency 32, with the server's
-CPU time per request — once for the digits MLP (the issue's figure) and once for a wide MLP
-(64-2048-2048-10, a few training steps, generated here), where the model rather than HTTP
-and JSON dominates a request. Each open-loop point also says how late the client itself
-sent (its timer and its share of the CPU) and the latency counted from the actual send.
+CPU time per request — for the digits MLP with JSON requests (the issue's figure), the same
+with binary tensor data requests (what tritonclient with ``binary_data=True`` and
+perf_analyzer send), and a wide MLP (64-2048-2048-10, a few training steps, generated here),
+where the model rather than HTTP and JSON dominates a request. The two digits rows also
+measure a *floor* in the same rounds: benchmarks/_serving_floor.py, a bare HTTP/1.1 server on
+runyard's event loop that reads each request and writes the fixed response runyard gave to
+one of them; unbatched ÷ floor is the most batching could gain on any server that handles
+each request in Python. The closed-loop client runs on uvloop (``BENCH_CLIENT_UVLOOP=0``:
+asyncio's loop) so that the throughput measured is the server's, not the client's; the
+open-loop client keeps asyncio's loop. runyard serves on uvloop unless
+``RUNYARD_SERVE_UVLOOP=0`` (the floor follows the same setting). Each open-loop point also
+says how late the client itself sent (its timer and its share of the CPU) and the latency
+counted from the actual send.
 
     python benchmarks/bench_serving.py --quick
 
-BentoML is looked for as ``$BENTOML_BIN`` or ``bentoml`` on PATH (it may live in its own
-virtual environment, since it pins packages runyard does not); it is skipped when absent.
+BentoML is looked for as ``$BENTOML_BIN``, ``bentoml`` on PATH, or
+``/work/.bentoml-venv/bin/bentoml`` (it lives in its own virtual environment, since it pins
+packages runyard does not); it is skipped when absent.
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -190,15 +201,77 @@ def start_runyard(
     ]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RUNYARD_HOME": str(home)}
 
-    def body(row: list[float]) -> bytes:
-        return json.dumps(
-            {"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": row}]}
-        ).encode()
-
     name = ("runyard" if batch > 1 else "runyard-unbatched") + tag
     return Server(
-        name, argv, port, "/v2/health/ready", f"/v2/models/{model}/infer", body, ROOT, env
+        name, argv, port, "/v2/health/ready", f"/v2/models/{model}/infer", _json_body, ROOT, env
     )
+
+
+@dataclass(frozen=True)
+class RequestFormat:
+    """How a single-row infer request is sent: its body, and its headers beyond Host/length."""
+
+    label: str
+    body: Callable[[list[float]], bytes]
+    headers: str = ""
+
+
+def _json_body(row: list[float]) -> bytes:
+    return json.dumps(
+        {"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": row}]}
+    ).encode()
+
+
+_BINARY_HEAD = json.dumps(
+    {
+        "inputs": [
+            {
+                "name": "input",
+                "shape": [1, 64],
+                "datatype": "FP32",
+                "parameters": {"binary_data_size": 64 * 4},
+            }
+        ],
+        "parameters": {"binary_data_output": True},
+    }
+).encode()
+
+
+def _binary_body(row: list[float]) -> bytes:
+    return _BINARY_HEAD + np.asarray(row, dtype="<f4").tobytes()
+
+
+JSON_REQUESTS = RequestFormat("JSON", _json_body)
+BINARY_REQUESTS = RequestFormat(
+    # what tritonclient (binary_data=True) and perf_analyzer send by default: the tensor as
+    # raw bytes after a JSON header, and every output asked for as raw bytes too
+    "binary tensor data (inputs and outputs)",
+    _binary_body,
+    "Content-Type: application/octet-stream\r\n"
+    f"Inference-Header-Content-Length: {len(_BINARY_HEAD)}\r\n",
+)
+
+
+def start_floor(like: Server, fmt: RequestFormat, folder: Path, tag: str = "") -> Server:
+    """The floor server (benchmarks/_serving_floor.py), answering what ``like`` answers.
+
+    One request in ``fmt`` is sent to ``like`` (a runyard server); its whole response, head
+    and body, becomes the floor's fixed reply to every request.
+    """
+    import httpx
+
+    headers = dict(h.split(": ", 1) for h in fmt.headers.split("\r\n") if h)
+    got = httpx.post(
+        f"http://127.0.0.1:{like.port}{like.url}", content=fmt.body([0.0] * 64), headers=headers
+    )
+    got.raise_for_status()
+    head = "".join(f"{k}: {v}\r\n" for k, v in got.headers.items())
+    reply_file = folder / f"floor-reply{tag}.bin"
+    reply_file.write_bytes(f"HTTP/1.1 200 OK\r\n{head}\r\n".encode() + got.content)
+    port = _free_port()
+    argv = [sys.executable, str(ROOT / "benchmarks" / "_serving_floor.py"), str(port)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return Server(f"floor{tag}", [*argv, str(reply_file)], port, "/", like.url, fmt.body, ROOT, env)
 
 
 def start_mlflow(model_dir: Path, folder: Path) -> Server | None:
@@ -327,9 +400,10 @@ class _Conn(asyncio.Protocol):
                     return
                 head = self.buf[:end].lower() + b"\r\n"
                 self.status = int(head[9:12])
-                at = head.find(b"content-length:")
+                # "\r\n" first: not the tail of Inference-Header-Content-Length
+                at = head.find(b"\r\ncontent-length:")
                 # no Content-Length: a chunked body, read up to its last (empty) chunk
-                self.need = int(head[at + 15 : head.find(b"\r\n", at)]) if at >= 0 else -2
+                self.need = int(head[at + 17 : head.find(b"\r\n", at + 2)]) if at >= 0 else -2
                 self.buf = self.buf[end + 4 :]
             if self.need == -2:
                 last = self.buf.find(b"0\r\n\r\n")
@@ -344,9 +418,11 @@ class _Conn(asyncio.Protocol):
             self.done(self, self.status)
 
 
-def _requests(port: int, url: str, bodies: list[bytes]) -> list[bytes]:
+def _requests(port: int, url: str, bodies: list[bytes], headers: str = "") -> list[bytes]:
+    """Whole HTTP requests; ``headers`` (``Name: value\\r\\n`` lines) replace the JSON type."""
+    extra = headers or "Content-Type: application/json\r\n"
     return [
-        f"POST {url} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"POST {url} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{extra}"
         f"Content-Length: {len(b)}\r\n\r\n".encode()
         + b
         for b in bodies
@@ -529,23 +605,42 @@ async def _open_loop_client(
 def _loadgen_main(spec: dict[str, Any]) -> None:
     """``--loadgen``: run one load in this (separate) process and print its JSON result."""
     bodies = [bytes.fromhex(b) for b in spec["bodies"]]
-    requests = _requests(spec["port"], spec["url"], bodies)
+    requests = _requests(spec["port"], spec["url"], bodies, spec.get("headers", ""))
     if spec["mode"] == "closed":
         coro = _closed_loop_client(spec["port"], requests, spec["concurrency"], spec["seconds"])
     else:
         coro = _open_loop_client(
             spec["port"], requests, spec["rate"], spec["seconds"], spec.get("spin_lead", SPIN_LEAD)
         )
-    print(json.dumps(asyncio.run(coro)))  # noqa: T201
+    factory = asyncio.new_event_loop
+    if spec["mode"] == "closed" and os.environ.get("BENCH_CLIENT_UVLOOP", "1") != "0":
+        # the closed loop measures the server's throughput: a cheaper client (uvloop's C
+        # transports) leaves the server more of the machine. The open loop keeps asyncio's
+        # own loop, whose timers its pacing was tuned on.
+        try:
+            import uvloop
+
+            factory = uvloop.new_event_loop
+        except ImportError:
+            pass
+    with asyncio.Runner(loop_factory=factory) as runner:
+        print(json.dumps(runner.run(coro)))  # noqa: T201
 
 
-def _load(server: Server, rows: list[list[float]], **spec: Any) -> dict[str, Any]:
-    """Run the load generator in a child process against ``server``."""
+def _load(
+    server: Server, rows: list[list[float]], fmt: RequestFormat | None = None, **spec: Any
+) -> dict[str, Any]:
+    """Run the load generator in a child process against ``server``.
+
+    ``fmt``: the request bodies and headers to send instead of the server's own JSON body.
+    """
+    body, headers = (server.body, "") if fmt is None else (fmt.body, fmt.headers)
     spec = {
         **spec,
         "port": server.port,
         "url": server.url,
-        "bodies": [server.body(r).hex() for r in rows[:256]],
+        "headers": headers,
+        "bodies": [body(r).hex() for r in rows[:256]],
     }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(spec, f)
@@ -629,6 +724,12 @@ def main() -> None:
     ap.add_argument(
         "--no-wide", action="store_true", help="skip the batching row with the wide MLP"
     )
+    ap.add_argument(
+        "--no-binary",
+        action="store_true",
+        help="skip the batching row with binary tensor data requests",
+    )
+    ap.add_argument("--skip-sweep", action="store_true", help="only the closed-loop batching rows")
     args = ap.parse_args()
     peers = {p.strip() for p in args.peers.split(",") if p.strip()}
     # a server leaves the sweep once it is past saturation, so the high rates cost little
@@ -657,7 +758,7 @@ def main() -> None:
         ]
         started: list[Server] = []
         try:
-            for name, start in starters:
+            for name, start in [] if args.skip_sweep else starters:
                 if name != "runyard" and name not in peers:
                     results["servers"][name] = {"skipped": "not asked for (--peers)"}
                     continue
@@ -670,7 +771,8 @@ def main() -> None:
                     results["servers"][name] = {"skipped": "not installed"}
                     continue
                 started.append(server)
-            print(f"open-loop sweep, interleaved: {[s.name for s in started]}")  # noqa: T201
+            if started:
+                print(f"open-loop sweep, interleaved: {[s.name for s in started]}")  # noqa: T201
             for name, points in _sweep(started, rows, rates, seconds).items():
                 results["servers"][name] = {
                     "points": points,
@@ -680,48 +782,72 @@ def main() -> None:
         finally:
             for server in started:
                 server.stop()
-        print("closed loop, concurrency 32: runyard batched vs unbatched")  # noqa: T201
-        results["concurrency32"] = _batching(
-            [start_runyard(model_dir, folder / "home", b) for b in (64, 1)], rows, cl_seconds
-        )
+        pair = [start_runyard(model_dir, folder / "home", b) for b in (64, 1)]
+        try:
+            print("closed loop, concurrency 32: runyard batched vs unbatched, floor")  # noqa: T201
+            results["concurrency32"] = _batching(pair, rows, cl_seconds, floor_dir=folder)
+            if not args.no_binary:
+                print(f"closed loop, concurrency 32, {BINARY_REQUESTS.label}")  # noqa: T201
+                results["concurrency32_binary"] = _batching(
+                    pair, rows, cl_seconds, BINARY_REQUESTS, floor_dir=folder
+                )
+        finally:
+            for server in pair:
+                server.stop()
         if not args.no_wide:
             # the same comparison where the model, not HTTP and JSON, dominates a request
             wide_dir, _ = _train_and_export(folder, WIDE_HIDDEN, WIDE_STEPS, "wide-onnx")
             print(f"closed loop, concurrency 32, wide MLP {WIDE_HIDDEN}")  # noqa: T201
-            results["concurrency32_wide"] = {
-                "hidden": list(WIDE_HIDDEN),
-                "training_steps": WIDE_STEPS,
-                **_batching(
-                    [
-                        start_runyard(wide_dir, folder / "home", b, "digits-wide", "-wide")
-                        for b in (64, 1)
-                    ],
-                    rows,
-                    cl_seconds,
-                ),
-            }
+            wide = [
+                start_runyard(wide_dir, folder / "home", b, "digits-wide", "-wide") for b in (64, 1)
+            ]
+            try:
+                results["concurrency32_wide"] = {
+                    "hidden": list(WIDE_HIDDEN),
+                    "training_steps": WIDE_STEPS,
+                    **_batching(wide, rows, cl_seconds),
+                }
+            finally:
+                for server in wide:
+                    server.stop()
     _report(results)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2))
     print(f"wrote {args.out}")  # noqa: T201
 
 
-def _batching(pair: list[Server], rows: list[list[float]], cl_seconds: float) -> dict[str, Any]:
+def _batching(
+    pair: list[Server],
+    rows: list[list[float]],
+    cl_seconds: float,
+    fmt: RequestFormat = JSON_REQUESTS,
+    floor_dir: Path | None = None,
+) -> dict[str, Any]:
     """Closed loop at concurrency 32 on a batched and an unbatched server, in rounds.
 
-    Both servers are up at once and alternate, so both see the same background load.
+    Both servers are up at once and alternate, so both see the same background load. With
+    ``floor_dir``, a floor server (benchmarks/_serving_floor.py: read a request, write a
+    fixed reply) joins the rounds: unbatched ÷ floor server CPU per request is the most any
+    batching could gain on a server that handles each request in Python. The caller stops
+    ``pair``.
     """
-    throughput: dict[str, Any] = {}
+    throughput: dict[str, Any] = {"requests": fmt.label}
     rounds = 3
+    servers = list(pair)
+    floor = None
     try:
-        for server in pair:
-            _load(server, rows, mode="closed", concurrency=32, seconds=1.0)  # warm-up
-        runs: dict[str, list[dict[str, Any]]] = {s.name: [] for s in pair}
+        if floor_dir is not None:
+            tag = "-binary" if fmt is not JSON_REQUESTS else ""
+            floor = start_floor(pair[0], fmt, floor_dir, tag)
+            servers.append(floor)
+        for server in servers:
+            _load(server, rows, fmt, mode="closed", concurrency=32, seconds=1.0)  # warm-up
+        runs: dict[str, list[dict[str, Any]]] = {s.name: [] for s in servers}
         for _ in range(rounds):
-            for server in pair:
+            for server in servers:
                 cpu = _server_cpu(server)
                 res = _load(
-                    server, rows, mode="closed", concurrency=32, seconds=cl_seconds / rounds
+                    server, rows, fmt, mode="closed", concurrency=32, seconds=cl_seconds / rounds
                 )
                 served = res["rps"] * cl_seconds / rounds
                 res["server_cpu_us_per_request"] = (_server_cpu(server) - cpu) / served * 1e6
@@ -745,7 +871,8 @@ def _batching(pair: list[Server], rows: list[list[float]], cl_seconds: float) ->
                 ),
                 "client_cpu_share": float(np.mean([r["client_cpu_share"] for r in rs])),
             }
-            throughput[name.removesuffix("-wide")] = res
+            key = name.removesuffix("-wide").removesuffix("-binary")
+            throughput[key] = res
             print(  # noqa: T201
                 f"  {name:18s} {res['rps']:8.0f} req/s  p50 {res['p50_ms']:.2f} ms  "
                 f"p99 {res['p99_ms']:.2f} ms  server CPU "
@@ -755,13 +882,19 @@ def _batching(pair: list[Server], rows: list[list[float]], cl_seconds: float) ->
                 f"(rounds: {', '.join(str(round(r['rps'])) for r in rs)})"
             )
     finally:
-        for server in pair:
-            server.stop()
+        if floor is not None:
+            floor.stop()
     b, u = throughput["runyard"]["rps"], throughput["runyard-unbatched"]["rps"]
     cb = throughput["runyard"]["server_cpu_us_per_request"]
     cu = throughput["runyard-unbatched"]["server_cpu_us_per_request"]
     throughput["speedup"] = b / u if u else None
     throughput["server_cpu_ratio"] = cu / cb if cb else None
+    if floor is not None:
+        cf = throughput["floor"]["server_cpu_us_per_request"]
+        # the most batching could give: every request costing the server no more than the
+        # floor's read-and-write (throughput and server CPU per request, both vs unbatched)
+        throughput["floor_speedup"] = throughput["floor"]["rps"] / u if u else None
+        throughput["floor_server_cpu_ratio"] = cu / cf if cf else None
     return throughput
 
 
@@ -798,7 +931,12 @@ def _report(results: dict[str, Any]) -> None:
             print(f"  {rate:6d}/s  {r:6.2f}   (from the actual send: {sent[rate]:.2f})")  # noqa: T201
         results["p99_from_send_ratio_vs_best_peer"] = sent
     results["p99_ratio_vs_best_peer"] = ratios
-    for key, label in (("concurrency32", "digits MLP"), ("concurrency32_wide", "wide MLP")):
+    rows = (
+        ("concurrency32", "digits MLP, JSON requests (the issue's figure)"),
+        ("concurrency32_binary", "digits MLP, binary tensor data requests"),
+        ("concurrency32_wide", "wide MLP, JSON requests"),
+    )
+    for key, label in rows:
         c32 = results.get(key)
         if not c32:
             continue
@@ -812,6 +950,14 @@ def _report(results: dict[str, Any]) -> None:
             f"load generator {c32['runyard']['client_cpu_share']:.2f} / "
             f"{c32['runyard-unbatched']['client_cpu_share']:.2f} of a core"
         )
+        if "floor" in c32:
+            f = c32["floor"]
+            print(
+                f"  floor (read a request, write a fixed reply): {f['rps']:.0f} req/s, "  # noqa: T201
+                f"server CPU {f['server_cpu_us_per_request']:.0f} us/request; ceiling for "
+                f"batching here: unbatched/floor {c32['floor_server_cpu_ratio']:.2f}x by server "
+                f"CPU, {c32['floor_speedup']:.2f}x by throughput"
+            )
     results["batching_speedup"] = results["concurrency32"]["speedup"]
     results["batching_server_cpu_ratio"] = results["concurrency32"]["server_cpu_ratio"]
 

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -209,18 +209,23 @@ class DynamicBatcher:
             self._pending += 1
         now = time.perf_counter()
         self._waiting.append(_Item(inputs, rows, _key(inputs), fut, now, loop))
+        delay = self._config.max_queue_delay
+        if delay <= 0:  # greedy: the batch is what arrives before the next turn of the loop
+            if self._flush is None:
+                self._flush = loop.call_soon(self._run_waiting)
+            return
         self._waiting_rows += rows
         gap = now - self._inline_last if self._inline_last else float("inf")
         if self._inline_last:
             g = self._inline_gap
             self._inline_gap = gap if g == float("inf") else 0.8 * g + 0.2 * gap
         self._inline_last = now
-        limit, delay = self._config.max_batch_size, self._config.max_queue_delay
+        limit = self._config.max_batch_size
         full = self._waiting_rows >= limit
         if self._flush is None:
             # wait for company only while requests come closer together than the delay,
             # on average and just now: the first request after a pause runs at once
-            if delay > 0 and not full and limit > 1 and max(gap, self._inline_gap) < delay:
+            if not full and limit > 1 and max(gap, self._inline_gap) < delay:
                 self._flush = loop.call_later(delay, self._run_waiting)
             else:
                 self._flush = loop.call_soon(self._run_waiting)
@@ -233,6 +238,16 @@ class DynamicBatcher:
         self._flush = None
         items, self._waiting, self._waiting_rows = self._waiting, [], 0
         limit = self._config.max_batch_size
+        if limit > 1:  # the common case: one kind of request, one batch's worth or less
+            key, total = items[0].key, 0
+            for item in items:
+                if item.key != key:
+                    break
+                total += item.rows
+            else:
+                if total <= limit:
+                    self._run(items, on_loop=True)
+                    return
         open_batches: dict[tuple[Any, ...], tuple[list[_Item], int]] = {}
         for item in items:
             batch, rows = open_batches.get(item.key, ([], 0))
@@ -331,6 +346,14 @@ class DynamicBatcher:
         """Run one batch and settle its futures (``on_loop``: called on their event loop)."""
         waited = time.perf_counter() - batch[0].enqueued
         answers = self._answers(batch)
+        if on_loop:  # answered right here, whatever loop each request came from
+            # (an inline batch holds only requests from a loop: asyncio futures or callbacks)
+            settled = [(item.future, answer) for item, answer in zip(batch, answers, strict=True)]
+            _deliver(
+                cast(list[tuple[asyncio.Future[Arrays] | Answer, Arrays | BaseException]], settled)
+            )
+            self._batch_done(batch, waited)
+            return
         by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
         for item, answer in zip(batch, answers, strict=True):
             if item.loop is not None:
@@ -342,13 +365,13 @@ class DynamicBatcher:
             else:
                 item.future.set_result(answer)
         for loop, pairs in by_loop.items():
-            if on_loop:
-                _deliver(pairs)
-                continue
             try:
                 loop.call_soon_threadsafe(_deliver, pairs)
             except RuntimeError:  # that loop is closed: nobody waits for these answers
                 pass
+        self._batch_done(batch, waited)
+
+    def _batch_done(self, batch: list[_Item], waited: float) -> None:
         if self._observe is not None:
             self._observe(sum(i.rows for i in batch), waited)
         with self._lock:

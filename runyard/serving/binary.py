@@ -22,7 +22,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import orjson
@@ -78,9 +78,14 @@ def parse_header(head: bytes) -> dict[str, Any]:
     return doc
 
 
+def _is_mapping(obj: Any) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(obj, Mapping)``; a plain dict (what JSON gives) skips the ABC check."""
+    return type(obj) is dict or isinstance(obj, Mapping)
+
+
 def _binary_size(obj: Any) -> int | None:
-    params = obj.get("parameters") if isinstance(obj, Mapping) else None
-    if not isinstance(params, Mapping) or "binary_data_size" not in params:
+    params = obj.get("parameters") if _is_mapping(obj) else None
+    if not _is_mapping(params) or "binary_data_size" not in params:
         return None
     size = params["binary_data_size"]
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
@@ -93,6 +98,9 @@ def decode_inputs(raw_inputs: Sequence[Any], binary: memoryview | None) -> list[
     out: list[InputTensor] = []
     pos = 0
     for obj in raw_inputs:
+        if type(obj) is dict and "parameters" not in obj:  # the common case: JSON data
+            out.append(decode_json_input(obj))
+            continue
         size = _binary_size(obj)
         if size is None:
             out.append(decode_json_input(obj))
@@ -126,7 +134,7 @@ def decode_inputs(raw_inputs: Sequence[Any], binary: memoryview | None) -> list[
 
 
 def _flag(params: Any, key: str) -> bool | None:
-    if not isinstance(params, Mapping) or key not in params:
+    if not _is_mapping(params) or key not in params:
         return None
     value = params[key]
     if not isinstance(value, bool):

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from runyard.errors import InvalidArgument
-from runyard.registry.signature import DATATYPES, Signature, datatype_of, numpy_dtype
+from runyard.registry.signature import DATATYPES, Signature, TensorSpec, datatype_of, numpy_dtype
 
 __all__ = [
     "InputTensor",
@@ -22,9 +22,9 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InputTensor:
-    """One decoded request input."""
+    """One decoded request input (not frozen: a frozen dataclass costs ~0.35 µs more to make)."""
 
     name: str
     datatype: str
@@ -53,7 +53,21 @@ def _count(shape: tuple[int, ...]) -> int:
 
 
 _DTYPES = {d: numpy_dtype(d) for d in DATATYPES}
+_LITTLE = {d: t.newbyteorder("<") for d, t in _DTYPES.items()}  # raw tensor bytes' dtype
 _DATATYPES: dict[np.dtype[Any], str] = {}
+_ACCEPTED: dict[tuple[TensorSpec, tuple[int, ...]], bool] = {}
+_ACCEPTED_MAX = 4096
+
+
+def _accepts(spec: TensorSpec, shape: tuple[int, ...]) -> bool:
+    """``spec.accepts_shape(shape)``, remembered (a request's shape is usually one seen)."""
+    key = (spec, shape)
+    found = _ACCEPTED.get(key)
+    if found is None:
+        if len(_ACCEPTED) >= _ACCEPTED_MAX:
+            _ACCEPTED.clear()
+        found = _ACCEPTED[key] = spec.accepts_shape(shape)
+    return found
 
 
 def _datatype_of(dtype: np.dtype[Any]) -> str:
@@ -66,7 +80,7 @@ def _datatype_of(dtype: np.dtype[Any]) -> str:
 
 def decode_json_input(obj: Any) -> InputTensor:
     """Decode one ``inputs[]`` entry of a REST request (flat or nested ``data``)."""
-    if not isinstance(obj, Mapping):
+    if type(obj) is not dict and not isinstance(obj, Mapping):  # a dict skips the ABC check
         raise InvalidArgument("each input must be an object with name, shape, datatype, data")
     name = obj.get("name")
     if not isinstance(name, str):
@@ -93,7 +107,9 @@ def decode_json_input(obj: Any) -> InputTensor:
 
 def decode_raw_input(name: str, datatype: str, shape: Sequence[int], raw: bytes) -> InputTensor:
     """Decode a gRPC ``raw_input_contents`` entry (little-endian; BYTES length-prefixed)."""
-    dtype = numpy_dtype(datatype)
+    dtype = _DTYPES.get(datatype)
+    if dtype is None:
+        dtype = numpy_dtype(datatype)  # raises: an unknown datatype
     dims = _shape(list(shape), name)
     n = _count(dims)
     if datatype == "BYTES":
@@ -112,7 +128,7 @@ def decode_raw_input(name: str, datatype: str, shape: Sequence[int], raw: bytes)
                 f"input {name!r}: shape {list(dims)} of {datatype} needs "
                 f"{n * dtype.itemsize} bytes, got {len(raw)}"
             )
-        arr = np.frombuffer(raw, dtype=dtype.newbyteorder("<"))
+        arr = np.frombuffer(raw, dtype=_LITTLE[datatype])
     if arr.size != n:
         raise InvalidArgument(
             f"input {name!r}: shape {list(dims)} needs {n} values, got {arr.size}"
@@ -126,11 +142,7 @@ def check_inputs(
     """Check names, datatypes, shapes and a common batch size; return name → array."""
     if len(tensors) == 1 and len(signature.inputs) == 1:  # the common case, without sets
         only, want = tensors[0], signature.inputs[0]
-        if (
-            only.name == want.name
-            and only.datatype == want.datatype
-            and want.accepts_shape(only.shape)
-        ):
+        if only.name == want.name and only.datatype == want.datatype and _accepts(want, only.shape):
             _check_batch_size(only.shape[0] if only.shape else None, max_batch)
             return {only.name: only.array}
     given = {t.name: t for t in tensors}

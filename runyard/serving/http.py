@@ -31,6 +31,7 @@ from runyard.serving.binary import (
     requested_outputs,
     split_body,
 )
+from runyard.serving.codec import encode_json_output
 from runyard.serving.http_server import FastHandler, Handler, HttpRequest, Reply, Respond
 from runyard.serving.metrics import CONTENT_TYPE
 from runyard.serving.model_pool import ServedModel
@@ -76,7 +77,11 @@ def _json(body: Any, status: int = 200) -> Reply:
 def _infer_reply(
     served: ServedModel, doc: dict[str, Any], out: Arrays, flags: Any, default: bool
 ) -> Reply:
-    entries, chunks = encode_outputs(out, flags, default)
+    if not flags and not default:  # the common case: every output as JSON
+        entries = [encode_json_output(k, v) for k, v in out.items()]
+        chunks: list[bytes] = []
+    else:
+        entries, chunks = encode_outputs(out, flags, default)
     answer: dict[str, Any] = {
         "model_name": served.name,
         "model_version": served.version,

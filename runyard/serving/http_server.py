@@ -31,6 +31,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import cast
 from urllib.parse import unquote
 
 import orjson
@@ -40,6 +41,8 @@ __all__ = ["FastHandler", "Handler", "HttpRequest", "HttpServer", "Reply", "Resp
 log = logging.getLogger("runyard.serving")
 
 Reply = tuple[int, list[tuple[bytes, bytes]], bytes]
+"""(status, headers, body). A header list returned again must be unchanged (its encoding is
+reused)."""
 Handler = Callable[["HttpRequest"], Awaitable[Reply]]
 Respond = Callable[[Reply], None]
 FastHandler = Callable[["HttpRequest", Respond], bool]
@@ -108,8 +111,8 @@ class _Connection(asyncio.Protocol):
     # -- asyncio callbacks ------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # a stream transport (uvloop's is not a registered asyncio.Transport subclass)
+        self._transport = cast(asyncio.Transport, transport)
         self._server.connections.add(self)
         self._task = asyncio.get_running_loop().create_task(self._serve())
 
@@ -304,7 +307,12 @@ class _Connection(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return
-        fields = b"".join([b"%s: %s\r\n" % h for h in headers])
+        server = self._server
+        if headers is server.last_headers:  # a handler's constant header list: encoded once
+            fields = server.last_fields
+        else:
+            fields = b"".join([b"%s: %s\r\n" % h for h in headers])
+            server.last_headers, server.last_fields = headers, fields
         # one write, one send system call: status line, headers and body together
         transport.write(
             b"HTTP/1.1 %d %s\r\n%scontent-length: %d\r\n%s%s"
@@ -355,6 +363,9 @@ class HttpServer:
         self.max_body = max_body
         self.connections: set[_Connection] = set()
         self.stopping = False
+        # the header list of the last reply and its encoding (held, so never a reused id)
+        self.last_headers: list[tuple[bytes, bytes]] | None = None
+        self.last_fields = b""
         self._server: asyncio.Server | None = None
 
     async def start(self, host: str, port: int) -> None:
