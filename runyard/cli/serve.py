@@ -45,6 +45,15 @@ def serve_command(
     drain_timeout: Annotated[
         float, typer.Option("--drain-timeout", help="Seconds in-flight requests get at stop.")
     ] = 30.0,
+    uvloop: Annotated[
+        bool | None,
+        typer.Option(
+            "--uvloop/--no-uvloop",
+            help="Run on uvloop, or on asyncio's own event loop (default: uvloop when "
+            "installed, unless RUNYARD_SERVE_UVLOOP=0).",
+            show_default=False,
+        ),
+    ] = None,
     tracking_uri: TrackingUri = None,
     artifact_uri: ArtifactUri = None,
 ) -> None:
@@ -62,6 +71,7 @@ def serve_command(
             limits=ServingLimits(int(max_request_mb * 1024 * 1024), max_batch_rows),
             poll_interval=poll_interval,
             drain_timeout=drain_timeout,
+            uvloop=uvloop,
         ),
         Client(tracking_uri, artifact_uri),
     )

@@ -1,4 +1,5 @@
-"""The server's event loop: uvloop when installed, asyncio's own with RUNYARD_SERVE_UVLOOP=0."""
+"""The server's event loop: uvloop when installed; asyncio's own with RUNYARD_SERVE_UVLOOP=0
+or ``runyard serve --no-uvloop``."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ import tritonclient.http as th
 from tests.serving.conftest import Registry, start_server
 
 
-@pytest.mark.parametrize(("setting", "loop"), [("1", "uvloop"), ("0", "asyncio")])
+@pytest.mark.parametrize(
+    ("setting", "flags", "loop"),
+    [("1", (), "uvloop"), ("0", (), "asyncio"), ("1", ("--no-uvloop",), "asyncio")],
+)
 def test_both_event_loops_serve_http_and_grpc(
     registry: Registry,
     tmp_path: Path,
@@ -23,12 +27,13 @@ def test_both_event_loops_serve_http_and_grpc(
     digits: Any,
     expected: Callable[[Any], Any],
     setting: str,
+    flags: tuple[str, ...],
     loop: str,
 ) -> None:
     if loop == "uvloop":
         pytest.importorskip("uvloop")
     monkeypatch.setenv("RUNYARD_SERVE_UVLOOP", setting)
-    served = start_server(registry, ["models:/digits-mlp@champion"], tmp_path)
+    served = start_server(registry, ["models:/digits-mlp@champion"], tmp_path, *flags)
     try:
         x = digits[0][:5]
         want = expected(x)
