@@ -33,8 +33,12 @@ class InputTensor:
 
 
 def _shape(raw: Any, name: str) -> tuple[int, ...]:
-    if type(raw) is list and all(type(d) is int and d >= 0 for d in raw):
-        return tuple(raw)  # the common case: a JSON list of non-negative integers
+    if type(raw) is list:  # the common case: a JSON list of non-negative integers
+        for d in raw:  # (a plain loop: a generator in all() costs ~0.4 µs more)
+            if type(d) is not int or d < 0:
+                break
+        else:
+            return tuple(raw)
     if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
         raise InvalidArgument(f"input {name!r}: shape must be a list of integers")
     out = []

@@ -206,23 +206,45 @@ def create_http_handler(inference: Inference) -> HttpHandler:
         except Exception as e:  # noqa: BLE001 - every failure becomes an error body
             return _error(e)
 
+    # path -> (model, version) of an inference path, or None; most requests name a path seen
+    routes: dict[str, tuple[str, str | None] | None] = {}
+
     def fast(request: HttpRequest, respond: Respond) -> bool:
         # POST /v2/models/{m}[/versions/{v}]/infer: taken without a task (see HttpServer)
         if request.method != "POST":
             return False
-        parts = request.path.strip("/").split("/")
-        if len(parts) == 4 and parts[3] == "infer":
-            version = None
-        elif len(parts) == 6 and parts[3] == "versions" and parts[5] == "infer":
-            version = parts[4]
-        else:
+        path = request.path
+        try:
+            target = routes[path]
+        except KeyError:
+            target = _infer_target(path)
+            if len(path) <= 256:
+                if len(routes) >= _ROUTES_MAX:
+                    routes.clear()
+                routes[path] = target
+        if target is None:
             return False
-        if parts[0] != "v2" or parts[1] != "models":
-            return False
-        start_infer(parts[2], version, request, respond)
+        start_infer(target[0], target[1], request, respond)
         return True
 
     return HttpHandler(handle, fast)
+
+
+_ROUTES_MAX = 1024
+
+
+def _infer_target(path: str) -> tuple[str, str | None] | None:
+    """(model, version or None) of ``/v2/models/{m}[/versions/{v}]/infer``, else None."""
+    parts = path.strip("/").split("/")
+    if len(parts) == 4 and parts[3] == "infer":
+        version = None
+    elif len(parts) == 6 and parts[3] == "versions" and parts[5] == "infer":
+        version = parts[4]
+    else:
+        return None
+    if parts[0] != "v2" or parts[1] != "models":
+        return None
+    return parts[2], version
 
 
 def _expect(method: str, allowed: str) -> None:

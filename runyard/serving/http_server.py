@@ -31,7 +31,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import cast
+from typing import Literal, cast
 from urllib.parse import unquote
 
 import orjson
@@ -89,6 +89,32 @@ def _parse_head(head: bytes) -> tuple[str, str, dict[str, str], bool]:
     target = parts[1].partition("?")[0]
     path = unquote(target) if "%" in target else target
     return parts[0], path, headers, parts[2] == "HTTP/1.1"
+
+
+_FastPlan = tuple[str, str, dict[str, str], int, bool] | Literal[False]
+_FAST_HEADS: dict[bytes, _FastPlan] = {}
+_FAST_HEADS_MAX = 1024
+_FAST_HEAD_BYTES = 2048
+
+
+def _fast_plan(head: bytes) -> _FastPlan:
+    """(method, path, headers, Content-Length, keep-alive) of a head the fast path may take.
+
+    False for one it leaves to the connection's task: malformed (the task answers the
+    error), chunked, ``Expect``, or a bad ``Content-Length``. Remembered per head in
+    ``_FAST_HEADS``: a client's requests usually differ in their bodies only (and in
+    ``Content-Length``), so most heads are parsed once, not once per request.
+    """
+    try:
+        method, path, headers, http11 = _parse_head(head)
+    except _BadRequest:
+        return False
+    length_text = headers.get("content-length", "0")
+    if "transfer-encoding" in headers or "expect" in headers or not length_text.isdigit():
+        return False
+    conn = headers.get("connection", "").lower()
+    keep = ("close" not in conn) if http11 else ("keep-alive" in conn)
+    return method, path, headers, int(length_text), keep
 
 
 class _Connection(asyncio.Protocol):
@@ -154,14 +180,17 @@ class _Connection(asyncio.Protocol):
                 return False  # the task answers 431
             self._fast_need = len(buf) + 1
             return None
-        try:
-            method, path, headers, http11 = _parse_head(bytes(buf[:end]))
-        except _BadRequest:
-            return False  # the task answers it with its error
-        length_text = headers.get("content-length", "0")
-        if "transfer-encoding" in headers or "expect" in headers or not length_text.isdigit():
-            return False
-        length = int(length_text)
+        head = bytes(buf[:end])
+        plan = _FAST_HEADS.get(head)
+        if plan is None:
+            plan = _fast_plan(head)
+            if len(head) <= _FAST_HEAD_BYTES:  # remembered: at most ~2 MiB of heads
+                if len(_FAST_HEADS) >= _FAST_HEADS_MAX:
+                    _FAST_HEADS.clear()
+                _FAST_HEADS[head] = plan
+        if plan is False:
+            return False  # the task answers it (or its error)
+        method, path, headers, length, keep = plan
         start = end + 4
         if length > self._server.max_body:
             return False  # the task answers 413
@@ -170,9 +199,8 @@ class _Connection(asyncio.Protocol):
             return None
         self._fast_need = 0
         self._at_rest = False
-        conn = headers.get("connection", "").lower()
-        keep = ("close" not in conn) if http11 else ("keep-alive" in conn)
-        request = HttpRequest(method, path, headers, bytes(buf[start : start + length]))
+        # a fresh header dict per request: the handler gets its own, as from _parse_head
+        request = HttpRequest(method, path, headers.copy(), bytes(buf[start : start + length]))
         self._busy = True
         self._task_has_it = False
         if not fast(request, lambda reply: self._respond(reply, keep, start + length)):
