@@ -5,10 +5,12 @@ PyTorch MLP trained on scikit-learn's digits. The load generator runs in a separ
 (this file with ``--loadgen``; bare asyncio HTTP/1.1 keep-alive connections). Open loop: it
 sends single-row requests at fixed rates, every server up at once and the rates interleaved
 across them; latency is measured from each request's *scheduled* send time, so a server
-that falls behind is charged for the queue it builds (no coordinated omission). At rates up
-to ``SPIN_MAX_RATE`` the pacer wakes ``SPIN_LEAD`` early on the loop's timer and polls the
-clock to the scheduled time (the timer alone wakes up to a millisecond late); above it, the
-timer alone (polling would take CPU from the servers). Reported:
+that falls behind is charged for the queue it builds (no coordinated omission). Each send is
+paced by a Linux timerfd armed for its scheduled time (``_pacer.py``: the loop's epoll wakes
+for it to the microsecond, where its own timers wake in whole milliseconds);
+``BENCH_PACER=timer`` gives the earlier pacer: up to ``SPIN_MAX_RATE`` it wakes ``SPIN_LEAD``
+early on the loop's timer and polls the clock to the scheduled time, above it the timer
+alone. Reported:
 p50/p99 per rate, the highest rate each server holds with p99 <= 50 ms, and runyard's
 throughput with dynamic batching vs without (same server code, ``--max-batch-size 64`` vs
 ``1``, both up, alternated in rounds) in a closed loop at concurrency 32, with the server's
@@ -53,6 +55,9 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).parent))
+import _pacer  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 P99_BUDGET_MS = 50.0
 WIDE_HIDDEN = (2048, 2048)  # the batching row where the model dominates a request
@@ -61,6 +66,9 @@ WIDE_STEPS = 10  # a few training steps: accuracy does not matter to its speed
 # the pacer polls the clock to the scheduled time (see _open_loop_client)
 SPIN_LEAD = 0.0015
 SPIN_MAX_RATE = 200
+# "timerfd": each open-loop send at its time to the microsecond (_pacer.py, Linux); "timer":
+# the loop's timers, polling the clock up to SPIN_MAX_RATE (the pacer of earlier runs)
+PACER = os.environ.get("BENCH_PACER", "timerfd")
 
 
 def _free_port() -> int:
@@ -563,20 +571,29 @@ async def _open_loop_client(
     # timers wake through epoll in whole milliseconds (up to ~1 ms late, more when the CPU
     # is busy); at low rates the timer wakes SPIN_LEAD early and the pacer polls the clock
     # to the exact time. At high rates it does not: polling would take CPU from the server.
-    spin = spin_lead > 0 and rate <= SPIN_MAX_RATE
-    lead = spin_lead if spin else 0.0
-    start_loop = loop.time() + 0.05
-    start = time.perf_counter() + (start_loop - loop.time())
-    for i in range(n):
-        loop.call_at(
-            start_loop + i / rate - lead, fire_on_time if spin else fire, i, start + i / rate
-        )
+    stop_pacing: Callable[[], None] | None = None
+    if PACER == "timerfd" and _pacer.available():  # every send on time, without polling
+        start = time.perf_counter() + 0.05
+        stop_pacing = _pacer.pace(loop, [start + i / rate for i in range(n)], fire)
+        pacer = "timerfd"
+    else:
+        spin = spin_lead > 0 and rate <= SPIN_MAX_RATE
+        lead = spin_lead if spin else 0.0
+        start_loop = loop.time() + 0.05
+        start = time.perf_counter() + (start_loop - loop.time())
+        for i in range(n):
+            loop.call_at(
+                start_loop + i / rate - lead, fire_on_time if spin else fire, i, start + i / rate
+            )
+        pacer = f"timer + clock polling for the last {lead * 1e3:g} ms" if spin else "timer"
     cpu = time.process_time()
     try:
         await asyncio.wait_for(finished, timeout=30)
     except TimeoutError:
         errors += left
     cpu = time.process_time() - cpu
+    if stop_pacing is not None:
+        stop_pacing()
     for c in [*idle, *scheduled]:
         assert c.transport is not None
         c.transport.close()
@@ -598,7 +615,7 @@ async def _open_loop_client(
         "from_send_p99_ms": float(np.percentile(sent, 99)),
         # the load generator's own CPU over the run (a share of one core), and its pacing
         "client_cpu_share": cpu / seconds,
-        "pacer": f"timer + clock polling for the last {lead * 1e3:g} ms" if spin else "timer",
+        "pacer": pacer,
     }
 
 
