@@ -25,6 +25,7 @@ any other exit is a lost worker. End of file on the socket ends the zygote and i
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import os
 import pickle
@@ -48,6 +49,24 @@ from runyard.training._spec import WorkerOutcome, WorkerSpec
 from runyard.training._standby import BASE_MODULES, take_over, warm_up
 
 __all__ = ["Zygote", "main"]
+
+
+def readable(fds: list[int], timeout: float) -> set[int]:
+    """The descriptors of ``fds`` that are readable (a pidfd: its process exited).
+
+    Waits up to ``timeout`` seconds. ``poll``, not ``select``: a process with many files open
+    (a test runner, a notebook) hands out descriptors above 1024, which ``select`` refuses.
+
+    Raises:
+        OSError: one of ``fds`` is not open (as ``select`` does).
+    """
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    events = poller.poll(timeout * 1000)
+    if any(ev & select.POLLNVAL for _, ev in events):
+        raise OSError(errno.EBADF, "a descriptor is not open")
+    return {fd for fd, _ in events}
 
 
 class Zygote:
@@ -125,8 +144,8 @@ class Zygote:
         if not running:
             return []
         try:
-            ready, _, _ = select.select([fd for _, fd in running], [], [], 0)
-        except (OSError, ValueError):  # a pidfd closed meanwhile: its worker was reported
+            ready = readable([fd for _, fd in running], 0)
+        except OSError:  # a pidfd closed meanwhile: its worker was reported
             return []
         exited = [t for t, fd in running if fd in ready]
         lost = [t for t in exited if not (self._dir / f"outcome-{t}.pkl").exists()]
@@ -227,7 +246,7 @@ def serve(conn: Connection) -> None:
     signal.signal(signal.SIGCHLD, lambda *_: _reap(conn, children))
     try:
         while True:
-            select.select([conn.fileno()], [], [], 0.5)
+            readable([conn.fileno()], 0.5)
             message = _next(conn, children)
             if message is None:
                 return
