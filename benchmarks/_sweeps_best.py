@@ -39,11 +39,8 @@ def _bests(rule: replay_mod.Rule, curves: list[list[float]], orders: list[list[i
 
 def study(n_orders: int, budget: int) -> dict[str, Any]:
     """Replay each rule of ``PAIRS`` to the budget on the same orders; print and return."""
-    import numpy as np
-
     _, curves = replay_mod.load_survey()
-    rng = np.random.default_rng(7)  # the orders of _sweeps_replay.run, same seed
-    orders = [[int(i) for i in rng.integers(0, len(curves), budget)] for _ in range(n_orders)]
+    orders = replay_mod.draw_orders(len(curves), n_orders, budget)  # as long as the budget
     by_name = {r.name: r for r in replay_mod.rules()}
     names = sorted({n for pair in PAIRS for n in pair} | {"no early stopping"})
     bests = {n: _bests(by_name[n], curves, orders, budget) for n in names}

@@ -67,14 +67,11 @@ def replay(
 
 def study(n_orders: int, budget: int) -> dict[str, Any]:
     """Promotion-based ASHA against no early stopping on the saved survey, top-X targets."""
-    import numpy as np
-
     _, curves = replay_mod.load_survey()
     named = replay_mod.top_targets(curves)
     targets = list(named.values())
     cap = replay_mod.EPOCHS * 200
-    rng = np.random.default_rng(7)  # the orders of _sweeps_replay.run, same seed
-    orders = [[int(i) for i in rng.integers(0, len(curves), cap)] for _ in range(n_orders)]
+    orders = replay_mod.draw_orders(len(curves), n_orders, cap)  # those of replay_mod.run
     no_es = replay_mod.run(curves, replay_mod.rules()[:1], targets, n_orders, WORKERS, cap)
     base = no_es["no early stopping"]
     out: dict[str, Any] = {"orders": n_orders, "budget": budget, "targets": named}

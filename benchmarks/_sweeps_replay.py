@@ -222,6 +222,15 @@ def _one_rule(args: tuple[Rule, list[list[float]], list[list[int]], int, int, li
     return out
 
 
+def draw_orders(n_configs: int, n_orders: int, length: int, seed: int = 7) -> list[list[int]]:
+    """``n_orders`` sweeps' configurations: ``length`` indexes into the surveyed ones each,
+    drawn uniformly with replacement (the same for every rule replayed on them)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return [[int(i) for i in rng.integers(0, n_configs, length)] for _ in range(n_orders)]
+
+
 def run(
     curves: list[list[float]],
     rules: Sequence[Rule],
@@ -233,10 +242,7 @@ def run(
     processes: int = 1,
 ) -> dict[str, list[list[int | None]]]:
     """Per rule, per order, per target: the epochs to the target (None: not within ``cap``)."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    orders = [[int(i) for i in rng.integers(0, len(curves), cap)] for _ in range(n_orders)]
+    orders = draw_orders(len(curves), n_orders, cap, seed)
     jobs = [(r, curves, orders, workers, cap, list(targets)) for r in rules]
     if processes > 1:
         from concurrent.futures import ProcessPoolExecutor

@@ -16,6 +16,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 from runyard.errors import RunyardError
@@ -25,11 +26,13 @@ __all__ = ["ServedAnswer", "serve_and_ask"]
 READY_TIMEOUT_S = 120.0
 
 
+@dataclass(frozen=True)
 class ServedAnswer:
     """What the served model said: its URL, the digits it predicted and the true ones."""
 
-    def __init__(self, url: str, predicted: list[int], true: list[int]) -> None:
-        self.url, self.predicted, self.true = url, predicted, true
+    url: str
+    predicted: list[int]
+    true: list[int]
 
 
 def _free_port() -> int:

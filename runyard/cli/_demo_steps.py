@@ -45,14 +45,33 @@ def digits_split() -> tuple[Any, Any, Any, Any]:
     return split[0], split[1], split[2], split[3]
 
 
+def sklearn_mlp(hidden: int, lr: float) -> Any:
+    """The demo's scikit-learn MLP, trained one epoch per ``fit`` (``fit_one_epoch``)."""
+    from sklearn.neural_network import MLPClassifier
+
+    return MLPClassifier(
+        hidden_layer_sizes=(hidden,),
+        learning_rate_init=lr,
+        random_state=0,
+        max_iter=1,
+        warm_start=True,
+    )
+
+
+def fit_one_epoch(model: Any, x: Any, y: Any) -> None:
+    """One more epoch (its "not converged" warning is the point of stopping after one)."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(x, y)
+
+
 @step
 def train_mlp(
     hidden: int, lr: float, epochs: int, tracking_uri: str | None, artifact_uri: str | None
 ) -> str:
     """Train one MLP for ``epochs`` epochs as a tracked run; return its run id."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
-
     x_train, x_test, y_train, y_test = digits_split()
     with start_run(
         experiment=EXPERIMENT,
@@ -62,17 +81,9 @@ def train_mlp(
         tracking_uri=tracking_uri,
         artifact_uri=artifact_uri,
     ) as run:
-        model = MLPClassifier(
-            hidden_layer_sizes=(hidden,),
-            learning_rate_init=lr,
-            random_state=0,
-            max_iter=1,
-            warm_start=True,
-        )
+        model = sklearn_mlp(hidden, lr)
         for epoch in range(epochs):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                model.fit(x_train, y_train)
+            fit_one_epoch(model, x_train, y_train)
             run.log_metrics(
                 {
                     "loss": float(model.loss_),
@@ -136,22 +147,11 @@ def train_grid(
 
 def tune_objective(trial: Any) -> float:
     """A sweep trial: one MLP, one epoch at a time, reported so the scheduler can stop it."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
-
     x_train, x_test, y_train, y_test = digits_split()
-    model = MLPClassifier(
-        hidden_layer_sizes=(int(trial.params["hidden"]),),
-        learning_rate_init=float(trial.params["lr"]),
-        random_state=0,
-        max_iter=1,
-        warm_start=True,
-    )
+    model = sklearn_mlp(int(trial.params["hidden"]), float(trial.params["lr"]))
     acc = 0.0
     for epoch in range(SWEEP_EPOCHS):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(x_train, y_train)
+        fit_one_epoch(model, x_train, y_train)
         acc = float(model.score(x_test, y_test))
         trial.report(acc, step=epoch + 1)  # epochs done: the scheduler's resource
     return acc

@@ -11,6 +11,7 @@ import numpy as np
 
 from runyard.errors import InvalidArgument
 from runyard.registry.signature import DATATYPES, Signature, TensorSpec, datatype_of, numpy_dtype
+from runyard.serving._memo import remember
 
 __all__ = [
     "InputTensor",
@@ -68,9 +69,7 @@ def _accepts(spec: TensorSpec, shape: tuple[int, ...]) -> bool:
     key = (spec, shape)
     found = _ACCEPTED.get(key)
     if found is None:
-        if len(_ACCEPTED) >= _ACCEPTED_MAX:
-            _ACCEPTED.clear()
-        found = _ACCEPTED[key] = spec.accepts_shape(shape)
+        found = remember(_ACCEPTED, key, spec.accepts_shape(shape), _ACCEPTED_MAX)
     return found
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import orjson
 
 from runyard.errors import InvalidArgument, NotFound
+from runyard.serving._memo import remember
 from runyard.serving.binary import (
     HEADER,
     decode_inputs,
@@ -219,9 +220,7 @@ def create_http_handler(inference: Inference) -> HttpHandler:
         except KeyError:
             target = _infer_target(path)
             if len(path) <= 256:
-                if len(routes) >= _ROUTES_MAX:
-                    routes.clear()
-                routes[path] = target
+                remember(routes, path, target, _ROUTES_MAX)
         if target is None:
             return False
         start_infer(target[0], target[1], request, respond)

@@ -36,6 +36,8 @@ from urllib.parse import unquote
 
 import orjson
 
+from runyard.serving._memo import remember
+
 __all__ = ["FastHandler", "Handler", "HttpRequest", "HttpServer", "Reply", "Respond"]
 
 log = logging.getLogger("runyard.serving")
@@ -185,9 +187,7 @@ class _Connection(asyncio.Protocol):
         if plan is None:
             plan = _fast_plan(head)
             if len(head) <= _FAST_HEAD_BYTES:  # remembered: at most ~2 MiB of heads
-                if len(_FAST_HEADS) >= _FAST_HEADS_MAX:
-                    _FAST_HEADS.clear()
-                _FAST_HEADS[head] = plan
+                remember(_FAST_HEADS, head, plan, _FAST_HEADS_MAX)
         if plan is False:
             return False  # the task answers it (or its error)
         method, path, headers, length, keep = plan

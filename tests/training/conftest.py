@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +17,23 @@ from runyard.training import TrainResult, load_checkpoint, train
 from tests.training.digits_loops import train_digits
 
 CONFIG = {"lr": 0.05, "epochs": 4}
+ROOT = Path(__file__).parents[2]
+
+
+def run_script(code: str, home: Path, prefix: Sequence[str] = ()) -> Any:
+    """Run ``code`` in a fresh Python (after ``prefix``, e.g. ``nice -n 5``) with its own
+    runyard home; return the JSON its last line printed."""
+    proc = subprocess.run(
+        [*prefix, sys.executable, "-c", textwrap.dedent(code)],
+        env={**os.environ, "RUNYARD_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def final_weights(result: TrainResult) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from runyard.training._standby import take_over
+from tests.training.conftest import run_script
 
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="leaving SCHED_IDLE needs root, so runyard only uses it as root"
@@ -20,27 +21,14 @@ needs_root = pytest.mark.skipif(
 
 
 def test_workers_run_at_the_users_nice_value_and_normally_scheduled(tmp_path: Path) -> None:
-    code = textwrap.dedent(
-        """
+    code = """
         import json
         from runyard.training import train
         from tests.training.digits_loops import report_scheduling
         result = train(report_scheduling, workers=2, experiment="scheduling")
         print(json.dumps(dict(result.metrics)))
         """
-    )
-    env = {**os.environ, "RUNYARD_HOME": str(tmp_path)}
-    proc = subprocess.run(
-        ["nice", "-n", "5", sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        cwd=Path(__file__).parents[2],
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    metrics = json.loads(proc.stdout.strip().splitlines()[-1])
+    metrics = run_script(code, tmp_path, prefix=["nice", "-n", "5"])
     assert metrics == {"idle_scheduled": 0.0, "nice": 5.0}  # the mean over both ranks
 
 
