@@ -159,7 +159,8 @@ class _Ray:
 
 @dataclass(frozen=True)
 class Rule:
-    """A named early-stopping setting: ``kind`` is none / optuna / ray."""
+    """A named early-stopping setting: ``kind`` is none / optuna / ray / custom (``make``
+    returns an object with the ``start`` / ``report`` / ``end`` methods of ``_NoStop``)."""
 
     name: str
     kind: str
@@ -172,6 +173,9 @@ class Rule:
         if self.kind == "ray":
             assert self.make is not None
             return _Ray(self.make, seed)
+        if self.kind == "custom":
+            assert self.make is not None
+            return self.make()
         return _NoStop()
 
 

@@ -26,7 +26,9 @@ those curves for many settings and targets, without training (``_sweeps_replay.p
 ``--best`` replays runyard's and Ray Tune's ASHA to the budget on the same configuration orders
 and compares the best accuracy each has seen after 25 / 50 / 100 % of it (``_sweeps_best.py``).
 ``--promotion`` replays the paper's promotion-based ASHA (pause and resume) on the survey
-(``_sweeps_promotion.py``). ``--recipes N`` surveys N configurations under each of seven
+(``_sweeps_promotion.py``). ``--bound`` asks what rank-based stopping could save with hindsight
+of the survey's quantiles, and replays large reduction factors and a fixed cut online
+(``_sweeps_bound.py``). ``--recipes N`` surveys N configurations under each of seven
 training recipes (optimizer, learning-rate decay, validation size) and replays the same
 schedulers on each (``_sweeps_recipes.py``): does the recipe decide what early stopping saves?
 ``--target``, ``--grace``, ``--reduction-factor``, ``--budget-trials`` and ``--seeds`` change
@@ -38,7 +40,7 @@ SQLite and PostgreSQL. PostgreSQL is the server at 127.0.0.1:5432 (user postgres
 database is created and dropped; without the server those rows are skipped.
 
 Usage: ``python benchmarks/bench_sweeps.py [--quick] [--part es|overhead|all] [--survey N]
-[--replay [--orders N]] [--best] [--promotion] [--recipes N] [--target A] [--grace G]
+[--replay [--orders N]] [--best] [--promotion] [--bound] [--recipes N] [--target A] [--grace G]
 [--reduction-factor F] [--budget-trials N] [--seeds N] [--methods no-es,runyard-asha,...]
 [--save-as NAME]``
 """
@@ -72,6 +74,8 @@ NO_ES = "random, no early stopping"
 RY_ASHA = "runyard random + ASHA"
 RAY_ASHA = "Ray Tune ASHA"
 RY_TPE_HB = "runyard TPE + Hyperband"
+RY_TPE_ASHA = "runyard TPE + ASHA"
+RY_TPE = "runyard TPE, no early stopping"
 OPTUNA_TPE_HB = "Optuna TPE + Hyperband"
 
 
@@ -288,7 +292,8 @@ def _analyse(path: str, budget: int, target: float) -> dict[str, Any]:
 
 
 METHODS = {"no-es": NO_ES, "runyard-asha": RY_ASHA, "runyard-tpe-hyperband": RY_TPE_HB,
-           "ray-asha": RAY_ASHA, "optuna-tpe-hyperband": OPTUNA_TPE_HB}  # fmt: skip
+           "ray-asha": RAY_ASHA, "optuna-tpe-hyperband": OPTUNA_TPE_HB,
+           "runyard-tpe-asha": RY_TPE_ASHA, "runyard-tpe": RY_TPE}  # fmt: skip
 
 
 def early_stopping(
@@ -302,6 +307,8 @@ def early_stopping(
         RY_TPE_HB: lambda s, b: _runyard("tpe", "hyperband", s, b, budget_epochs, uri),
         RAY_ASHA: lambda s, b: _ray(s, b, budget_epochs, str(work / "ray")),
         OPTUNA_TPE_HB: lambda s, b: _optuna(s, b, budget_epochs),
+        RY_TPE_ASHA: lambda s, b: _runyard("tpe", "asha", s, b, budget_epochs, uri),
+        RY_TPE: lambda s, b: _runyard("tpe", None, s, b, no_es_trials, uri),
     }  # fmt: skip
     out: dict[str, list[dict[str, Any]]] = {}
     for index, (name, run) in enumerate(methods.items()):
@@ -523,6 +530,9 @@ def main() -> None:
         "--promotion", action="store_true", help="replay promotion-based ASHA on the survey"
     )
     parser.add_argument(
+        "--bound", action="store_true", help="hindsight ceiling of rank rules; large factors online"
+    )
+    parser.add_argument(
         "--recipes", type=int, default=0, help="survey N configurations per training recipe, replay"
     )
     parser.add_argument("--orders", type=int, default=300, help="replay: sweeps per rule")
@@ -555,6 +565,11 @@ def main() -> None:
         import _sweeps_promotion
 
         save(args.save_as or "sweeps_promotion", _sweeps_promotion.study(args.orders, budget))
+        return
+    if args.bound:
+        import _sweeps_bound
+
+        save(args.save_as or "sweeps_bound", _sweeps_bound.study(args.orders, budget))
         return
     if args.recipes:
         import _sweeps_recipes
