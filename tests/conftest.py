@@ -6,6 +6,7 @@ defaults never touch the working tree and tests never see each other's runs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,14 +19,47 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 
 
+@contextlib.contextmanager
+def _closing_cached_stores() -> Iterator[None]:
+    """Close the stores ``ry.Client`` and ``ry.start_run`` opened for new URIs inside.
+
+    They keep one open store (a connection pool) per URI for the life of the process; a
+    test's URIs are its own database files, so without this their pools pile up over the
+    suite.
+    """
+    from runyard.tracking.client import client
+
+    cached_before = set(client._STORES)
+    yield
+    with client._STORES_LOCK:
+        opened = [client._STORES.pop(k) for k in list(client._STORES) if k not in cached_before]
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _close_module_stores() -> Iterator[None]:
+    """Stores that a module's shared fixtures opened are closed when the module ends.
+
+    (A session-scoped fixture that opened a store through the client would see it closed
+    at the end of the module that first used it; none does.)
+    """
+    with _closing_cached_stores():
+        yield
+
+
 @pytest.fixture(autouse=True)
 def runyard_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh RUNYARD_HOME per test; the tracking and artifact URIs default into it."""
+    """A fresh RUNYARD_HOME per test; the tracking and artifact URIs default into it.
+
+    The stores the test opened through ``ry.Client`` or ``ry.start_run`` close at its end.
+    """
     home = tmp_path / "runyard-home"
     monkeypatch.setenv("RUNYARD_HOME", str(home))
     monkeypatch.delenv("RUNYARD_TRACKING_URI", raising=False)
     monkeypatch.delenv("RUNYARD_ARTIFACT_URI", raising=False)
-    yield home
+    with _closing_cached_stores():
+        yield home
 
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"

@@ -6,7 +6,7 @@ per session, dropped at the end; unreachable PostgreSQL fails under ``$CI``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -37,3 +37,17 @@ def store(store_uri: str) -> Iterator[TrackingStore]:
     s = get_store(store_uri)
     yield s
     s.close()
+
+
+@pytest.fixture
+def open_store() -> Iterator[Callable[..., TrackingStore]]:
+    """``get_store`` for a test that opens stores itself: every store is closed at its end."""
+    opened: list[TrackingStore] = []
+
+    def open_(uri: str | None = None) -> TrackingStore:
+        opened.append(get_store(uri))
+        return opened[-1]
+
+    yield open_
+    for s in opened:
+        s.close()

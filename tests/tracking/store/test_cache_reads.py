@@ -5,19 +5,25 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from runyard.entities import LifecycleStage
-from runyard.tracking.store import get_store
+from runyard.tracking.store import TrackingStore, get_store
+
+OpenStore = Callable[[str], TrackingStore]
 
 
 def _lookup_in_child(uri: str, out: multiprocessing.SimpleQueue) -> None:  # type: ignore[type-arg]
     store = get_store(uri)
     out.put(store.get_cache_entries(["a", "b"]))
+    store.close()
 
 
-def test_lookups_see_every_later_write_and_hold_nothing(sqlite_uri: str, tmp_path: Path) -> None:
-    reader, writer = get_store(sqlite_uri), get_store(sqlite_uri)
+def test_lookups_see_every_later_write_and_hold_nothing(
+    sqlite_uri: str, tmp_path: Path, open_store: OpenStore
+) -> None:
+    reader, writer = open_store(sqlite_uri), open_store(sqlite_uri)
     assert reader.get_cache_entries(["a"]) == {}
     writer.put_cache_entries([("a", "1")])
     assert reader.get_cache_entries(["a", "a", "b"]) == {"a": "1"}
@@ -30,8 +36,8 @@ def test_lookups_see_every_later_write_and_hold_nothing(sqlite_uri: str, tmp_pat
     assert busy == 0
 
 
-def test_lookups_from_threads_and_a_forked_child(sqlite_uri: str) -> None:
-    store = get_store(sqlite_uri)
+def test_lookups_from_threads_and_a_forked_child(sqlite_uri: str, open_store: OpenStore) -> None:
+    store = open_store(sqlite_uri)
     store.put_cache_entries([("a", "1")])
     assert store.get_cache_entries(["a"]) == {"a": "1"}  # this thread's lookups are set up
     seen: list[dict[str, str]] = []
@@ -57,8 +63,10 @@ def test_lookups_from_threads_and_a_forked_child(sqlite_uri: str) -> None:
     assert store.get_cache_entries(many) == {k: k.upper() for k in many}
 
 
-def test_an_experiment_looked_up_by_name_is_read_fresh_with_its_tags(sqlite_uri: str) -> None:
-    reader, writer = get_store(sqlite_uri), get_store(sqlite_uri)
+def test_an_experiment_looked_up_by_name_is_read_fresh_with_its_tags(
+    sqlite_uri: str, open_store: OpenStore
+) -> None:
+    reader, writer = open_store(sqlite_uri), open_store(sqlite_uri)
     assert reader.get_experiment_by_name("exp") is None
     exp_id = writer.create_experiment("exp", tags={"owner": "ana", "team": "ml"})
     found = reader.get_experiment_by_name("exp")

@@ -2,11 +2,12 @@
 
 import multiprocessing
 import uuid
+from collections.abc import Callable
 
 import pytest
 
 from runyard.entities import Metric
-from runyard.tracking.store import get_store
+from runyard.tracking.store import TrackingStore, get_store
 
 PROCESSES = 8
 BATCHES = 40
@@ -23,8 +24,7 @@ def _log(uri: str, worker: int, own_run: str, shared_run: str, retried_run: str)
         store.log_batch(retried_run, points[:3], batch_id=f"retry-{b}")
 
 
-def _run(uri: str) -> None:
-    store = get_store(uri)
+def _run(store: TrackingStore, uri: str) -> None:
     exp = store.create_experiment(f"concurrency-{uuid.uuid4().hex}")
     own = [store.create_run(exp).run_id for _ in range(PROCESSES)]
     shared, retried = store.create_run(exp).run_id, store.create_run(exp).run_id
@@ -49,10 +49,14 @@ def _run(uri: str) -> None:
     assert len(store.get_metric_history(retried, "loss")) == BATCHES * 3
 
 
-def test_eight_processes_log_into_one_sqlite_file(sqlite_uri: str) -> None:
-    _run(sqlite_uri)
+def test_eight_processes_log_into_one_sqlite_file(
+    sqlite_uri: str, open_store: Callable[[str], TrackingStore]
+) -> None:
+    _run(open_store(sqlite_uri), sqlite_uri)
 
 
 @pytest.mark.postgres
-def test_eight_processes_log_into_one_postgres_database(pg_uri: str) -> None:
-    _run(pg_uri)
+def test_eight_processes_log_into_one_postgres_database(
+    pg_uri: str, open_store: Callable[[str], TrackingStore]
+) -> None:
+    _run(open_store(pg_uri), pg_uri)

@@ -8,6 +8,7 @@ whether a chunk's sketch was stored when it was written or is computed when read
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -31,10 +32,11 @@ def _log(store: SqlTrackingStore, run_id: str, values: np.ndarray, chunk: int) -
 
 
 @pytest.fixture
-def sql_store(store_uri: str) -> SqlTrackingStore:
+def sql_store(store_uri: str) -> Iterator[SqlTrackingStore]:
     store = get_store(store_uri)
     assert isinstance(store, SqlTrackingStore)
-    return store
+    yield store
+    store.close()
 
 
 def test_long_series_keep_extremes_and_ends_and_match_without_stored_sketches(

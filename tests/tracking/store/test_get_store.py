@@ -1,32 +1,35 @@
 """get_store opens the right store from a URI, the environment or the embedded default."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from runyard.entities import Metric
 from runyard.errors import InvalidArgument, StoreUnavailable
-from runyard.tracking.store import get_store
+from runyard.tracking.store import TrackingStore, get_store
 from runyard.tracking.store.sql.engine import normalize_url
 
 
-def test_default_store_lives_in_runyard_home(runyard_home: Path) -> None:
-    store = get_store()
+def test_default_store_lives_in_runyard_home(
+    runyard_home: Path, open_store: Callable[..., TrackingStore]
+) -> None:
+    store = open_store()
     exp = store.create_experiment("demo")
     assert (runyard_home / "runyard.db").is_file()
     assert store.get_experiment(exp).artifact_location == str(runyard_home / "artifacts" / exp)
 
 
 def test_env_var_and_missing_parent_directories(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, open_store: Callable[..., TrackingStore]
 ) -> None:
     db = tmp_path / "deep" / "er" / "t.db"
     monkeypatch.setenv("RUNYARD_TRACKING_URI", f"sqlite:///{db}")
-    store = get_store()
+    store = open_store()
     run = store.create_run("0")
     store.log_batch(run.run_id, [Metric("m", 1.0, 0, 0)])
     assert db.is_file()
-    assert get_store(f"sqlite:///{db}").get_run(run.run_id).metrics["m"].count == 1
+    assert open_store(f"sqlite:///{db}").get_run(run.run_id).metrics["m"].count == 1
 
 
 @pytest.mark.parametrize(

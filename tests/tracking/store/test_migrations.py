@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from runyard.entities import Metric
-from runyard.tracking.store import get_store
+from runyard.tracking.store import TrackingStore, get_store
 from runyard.tracking.store.sql import migrate
 from runyard.tracking.store.sql.engine import get_engine
 
@@ -22,7 +22,7 @@ def _make_db_at_0001(uri: str) -> None:
         assert not sa.inspect(conn).has_table("cache_entries")
 
 
-def _check_upgrade(uri: str) -> None:
+def _check_upgrade(uri: str, open_store: Callable[[str], TrackingStore]) -> None:
     # An old runyard (schema 0001) logged a run; reopening upgrades the schema in place.
     _make_db_at_0001(uri)
     engine = get_engine(uri)
@@ -46,7 +46,7 @@ def _check_upgrade(uri: str) -> None:
             sa.text("INSERT INTO params (run_id, key, value) VALUES (:r, 'lr', '0.1')"),
             {"r": "r" + "0" * 31},
         )
-    store = get_store(uri)
+    store = open_store(uri)
     with engine.connect() as conn:
         assert migrate.current_revision(conn) == migrate.head_revision() != "0001"
     run = store.get_run("r" + "0" * 31)
@@ -58,13 +58,17 @@ def _check_upgrade(uri: str) -> None:
     assert store.get_experiment("0").name == "Default"
 
 
-def test_sqlite_database_at_0001_upgrades(tmp_path: Path) -> None:
-    _check_upgrade(f"sqlite:///{tmp_path / 'old.db'}")
+def test_sqlite_database_at_0001_upgrades(
+    tmp_path: Path, open_store: Callable[[str], TrackingStore]
+) -> None:
+    _check_upgrade(f"sqlite:///{tmp_path / 'old.db'}", open_store)
 
 
 @pytest.mark.postgres
-def test_postgres_database_at_0001_upgrades(pg_database_factory: Callable[[], str]) -> None:
-    _check_upgrade(pg_database_factory())
+def test_postgres_database_at_0001_upgrades(
+    pg_database_factory: Callable[[], str], open_store: Callable[[str], TrackingStore]
+) -> None:
+    _check_upgrade(pg_database_factory(), open_store)
 
 
 def _warm_up(_: int) -> None:
@@ -79,14 +83,16 @@ def _open_and_create(uri: str, name: str, start_at: float) -> str:
 
 
 @pytest.mark.parametrize("round_", range(3))
-def test_many_processes_open_a_fresh_database_at_once(tmp_path: Path, round_: int) -> None:
+def test_many_processes_open_a_fresh_database_at_once(
+    tmp_path: Path, round_: int, open_store: Callable[[str], TrackingStore]
+) -> None:
     uri = f"sqlite:///{tmp_path / 'fresh' / 'shared.db'}"
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(4) as pool:
         pool.map(_warm_up, range(4))  # spawned, imported, migrations read: before the clock
         start_at = time.time() + 0.5
         ids = pool.starmap(_open_and_create, [(uri, f"e{i}", start_at) for i in range(4)])
-    store = get_store(uri)
+    store = open_store(uri)
     assert sorted(ids) == ["1", "2", "3", "4"]
     names = sorted(e.name for e in store.search_experiments())
     assert names == ["Default", "e0", "e1", "e2", "e3"]

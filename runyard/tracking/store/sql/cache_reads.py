@@ -8,8 +8,8 @@ much as the query. Each thread keeps one connection of its own for lookups, deta
 the pool so that it never takes a pooled one away. SQLite connections of this store run in
 autocommit mode (the store begins its transactions itself), so a lookup holds no lock or
 snapshot once its rows are read. A lookup connection is opened again after an error and in
-a forked child. PostgreSQL lookups use a pooled connection, which the pool checks before
-use.
+a forked child, and closed in every thread (:func:`close_lookups`) when its engine is
+disposed. PostgreSQL lookups use a pooled connection, which the pool checks before use.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -27,7 +28,7 @@ from runyard.errors import StoreError
 from runyard.tracking.store.sql.engine import driver_mark
 from runyard.tracking.store.sql.reader import experiment_of
 
-__all__ = ["read_cache_entries", "read_experiment_by_name"]
+__all__ = ["close_lookups", "read_cache_entries", "read_experiment_by_name"]
 
 CHUNK = 500
 """Keys per query (SQLite allows 999 bound values)."""
@@ -36,20 +37,38 @@ CHUNK = 500
 class _Held:
     """A thread's lookup connection to one engine's database; closed when dropped."""
 
-    __slots__ = ("conn", "engine", "pid")
+    __slots__ = ("__weakref__", "closed", "conn", "engine", "pid")
 
     def __init__(self, engine: sa.Engine, conn: Any) -> None:
         self.engine = engine
         self.conn = conn
         self.pid = os.getpid()
+        self.closed = False
+        with _every_lock:
+            _every.add(self)
 
-    def __del__(self) -> None:  # the thread ended, or the connection failed
-        if self.pid == os.getpid():
+    def close(self) -> None:
+        """Close the connection (once, and only in the process that opened it)."""
+        if not self.closed and self.pid == os.getpid():
+            self.closed = True
             with contextlib.suppress(Exception):
                 self.conn.close()
 
+    def __del__(self) -> None:  # the thread ended, or the connection failed
+        self.close()
+
 
 _local = threading.local()  # engine id -> _Held, per thread
+_every: weakref.WeakSet[_Held] = weakref.WeakSet()  # every thread's, for close_lookups
+_every_lock = threading.Lock()
+
+
+def close_lookups(engine: sa.Engine) -> None:
+    """Close every thread's lookup connection to ``engine`` (call when it is disposed)."""
+    with _every_lock:
+        held = [h for h in _every if h.engine is engine]
+    for h in held:
+        h.close()
 
 
 def read_cache_entries(engine: sa.Engine, keys: Sequence[str]) -> dict[str, str]:
@@ -136,8 +155,12 @@ def _own_connection(engine: sa.Engine) -> Any:
         return None  # in-memory SQLite shares one connection: use it through the pool
     mine: dict[int, _Held] = _local.__dict__.setdefault("conns", {})
     held = mine.get(id(engine))
-    if held is not None and held.pid == os.getpid() and held.engine is engine:
+    if held is not None and not held.closed and held.pid == os.getpid() and held.engine is engine:
         return held.conn
+    for key in [k for k, h in mine.items() if h.closed]:
+        del mine[key]  # its engine was disposed: let the engine go
+    if not sa.event.contains(engine, "engine_disposed", close_lookups):
+        sa.event.listen(engine, "engine_disposed", close_lookups)
     fairy = engine.raw_connection()  # opened with the engine's pragmas
     conn = fairy.dbapi_connection
     fairy.detach()  # the pool forgets it: it is this thread's from now on

@@ -8,6 +8,12 @@ lock up front so that concurrent writers queue on the busy timeout instead of fa
 a lock-upgrade deadlock. Within one process, SQLite writers also queue on a Python lock
 (:func:`write_lock`) before ``BEGIN IMMEDIATE``: a thread waiting there wakes the moment the
 writer before it commits, instead of sleeping in SQLite's busy handler.
+
+Stores share one engine per URI: :func:`open_engine` counts its users and
+:func:`release_engine` gives one back. An engine no store uses stays open while it is among
+the :data:`IDLE_ENGINES` most recently released (reopening a store on it then costs no new
+connections); older idle engines are disposed, which closes their pooled connections (three
+file descriptors each for a SQLite file, a socket each for PostgreSQL).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -25,11 +32,23 @@ from sqlalchemy.engine import make_url
 
 from runyard.errors import InvalidArgument, MissingDependency
 
-__all__ = ["driver_mark", "get_engine", "normalize_url", "write_lock"]
+__all__ = [
+    "driver_mark",
+    "get_engine",
+    "normalize_url",
+    "open_engine",
+    "release_engine",
+    "release_idle_engines",
+    "write_lock",
+]
 
 BUSY_TIMEOUT_S = 30.0
+IDLE_ENGINES = 4
+"""Engines that no store uses, kept open for the next store on the same URI."""
 
 _engines: dict[str, sa.Engine] = {}
+_users: dict[str, int] = {}  # stores holding each engine (see open_engine)
+_idle: OrderedDict[str, None] = OrderedDict()  # counted URLs with no user, oldest first
 _engines_lock = threading.Lock()
 _write_locks: dict[str, threading.RLock] = {}
 
@@ -39,6 +58,8 @@ def _forget_engines_in_child() -> None:
     for engine in _engines.values():
         engine.dispose(close=False)
     _engines.clear()
+    _users.clear()
+    _idle.clear()
     _write_locks.clear()
 
 
@@ -68,14 +89,74 @@ def normalize_url(uri: str) -> str:
 
 
 def get_engine(uri: str) -> sa.Engine:
-    """Return the process-wide engine for ``uri``, creating it on first use."""
+    """Return the process-wide engine for ``uri``, creating it on first use.
+
+    The engine is not counted as used: it stays open until the last store on ``uri`` closes
+    (then it is disposed and still usable: it opens connections again on demand).
+    """
     url = normalize_url(uri)
     with _engines_lock:
-        engine = _engines.get(url)
-        if engine is None:
-            engine = _create_engine(url)
-            _engines[url] = engine
+        return _engine_for(url)
+
+
+def open_engine(uri: str) -> sa.Engine:
+    """Return the process-wide engine for ``uri`` and count one more user of it.
+
+    Every call must be matched by one :func:`release_engine` when the user is done.
+    """
+    url = normalize_url(uri)
+    with _engines_lock:
+        engine = _engine_for(url)
+        _users[url] = _users.get(url, 0) + 1
+        _idle.pop(url, None)
         return engine
+
+
+def release_engine(engine: sa.Engine) -> None:
+    """One user of ``engine`` (from :func:`open_engine`) is done with it.
+
+    An engine left without users joins the idle ones; beyond :data:`IDLE_ENGINES` idle
+    engines, the longest idle is disposed: its idle pooled connections close (ones still
+    checked out close when they are returned) and a later store on its URI opens a new
+    engine. An in-memory SQLite database lives in its one connection and holds no descriptor,
+    so its engine is never disposed. An engine this process does not count (inherited across
+    a fork) is left alone.
+    """
+    with _engines_lock:
+        url = next((u for u, e in _engines.items() if e is engine), None)
+        if url is None or url not in _users:
+            return
+        _users[url] -= 1
+        if _users[url] > 0 or isinstance(engine.pool, sa.pool.StaticPool):
+            return
+        _idle[url] = None
+        retired = []
+        while len(_idle) > IDLE_ENGINES:
+            old, _ = _idle.popitem(last=False)
+            del _users[old]
+            retired.append(_engines.pop(old))
+    for old_engine in retired:
+        old_engine.dispose()
+
+
+def release_idle_engines() -> None:
+    """Dispose every engine no store uses (their connections close)."""
+    with _engines_lock:
+        retired = [_engines.pop(url) for url in _idle]
+        for url in _idle:
+            del _users[url]
+        _idle.clear()
+    for engine in retired:
+        engine.dispose()
+
+
+def _engine_for(url: str) -> sa.Engine:
+    """The engine for a normalised URL, created on first use (caller holds the lock)."""
+    engine = _engines.get(url)
+    if engine is None:
+        engine = _create_engine(url)
+        _engines[url] = engine
+    return engine
 
 
 def write_lock(uri: str) -> AbstractContextManager[object]:

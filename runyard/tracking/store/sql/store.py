@@ -46,7 +46,7 @@ from runyard.tracking.store.sql import migrate
 from runyard.tracking.store.sql.batch import apply_batch
 from runyard.tracking.store.sql.cache_reads import read_cache_entries, read_experiment_by_name
 from runyard.tracking.store.sql.end_runs import artifact_rows, end_runs_in, lineage_rows
-from runyard.tracking.store.sql.engine import get_engine, write_lock
+from runyard.tracking.store.sql.engine import open_engine, release_engine, write_lock
 from runyard.tracking.store.sql.errors import translate_errors
 from runyard.tracking.store.sql.metrics import PointColumns, read_downsampled, read_series
 from runyard.tracking.store.sql.new_runs import insert_run_ids, insert_runs
@@ -116,7 +116,8 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
 
     The schema is upgraded to the newest migration when the store opens. Instances are
     thread-safe (a pooled engine per URI is shared in the process); several processes may
-    open the same database.
+    open the same database. :meth:`close` gives the engine back, so that a process opening
+    and closing stores on many databases keeps a bounded number of connections open.
 
     Args:
         uri: ``sqlite:///path/to.db`` or ``postgresql://user@host:port/db``.
@@ -130,10 +131,15 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
+        self._closed = False
         with translate_errors("open store"):
-            self._engine = get_engine(uri)
-            self._write_lock = write_lock(uri)
-            migrate.upgrade(self._engine)
+            self._engine = open_engine(uri)
+            try:
+                self._write_lock = write_lock(uri)
+                migrate.upgrade(self._engine)
+            except BaseException:
+                release_engine(self._engine)
+                raise
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -154,7 +160,15 @@ class SqlTrackingStore(SqlRegistryMixin, SqlTokenMixin, TrackingStore):
         return True
 
     def close(self) -> None:
-        """Nothing to release: the pooled engine is shared by every store on this URI."""
+        """Give the shared engine back; closing twice is harmless.
+
+        The engine's connections close once no store uses it and a few other databases have
+        been used since (:func:`~runyard.tracking.store.sql.engine.release_engine`). The store
+        must not be used afterwards.
+        """
+        if not self._closed:
+            self._closed = True
+            release_engine(self._engine)
 
     # -- experiments ----------------------------------------------------------------------
 
