@@ -106,6 +106,9 @@ def sweep_command(
     scheduler: Annotated[
         str | None, typer.Option(help="asha, hyperband, median (default: none).")
     ] = None,
+    prune_on: Annotated[
+        str, typer.Option(help="best (a trial's best value so far) or last (its latest).")
+    ] = "best",
     executor: Annotated[
         str | None, typer.Option(help="inline, process, ray (default by concurrency).")
     ] = None,
@@ -131,7 +134,7 @@ def sweep_command(
     with Live(console=console, refresh_per_second=4, transient=False) as live:
         result = sweep(
             objective, search_space, metric=metric, mode=mode, sampler=sampler,
-            scheduler=scheduler, trials=trials, concurrency=concurrency, executor=executor,
+            scheduler=scheduler, prune_on=prune_on, trials=trials, concurrency=concurrency, executor=executor,
             experiment=experiment, name=name, seed=seed, tracking_uri=tracking_uri,
             artifact_uri=artifact_uri, on_progress=lambda p: live.update(_progress_view(p)),
         )  # fmt: skip

@@ -10,6 +10,8 @@ Example:
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from runyard.errors import InvalidArgument
@@ -17,9 +19,45 @@ from runyard.errors import InvalidArgument
 if TYPE_CHECKING:
     from optuna.pruners import BasePruner
 
-__all__ = ["SCHEDULER_NAMES", "make_pruner", "needs_histories"]
+__all__ = ["PRUNE_ON", "SCHEDULER_NAMES", "best_so_far", "check_prune_on", "make_pruner",
+           "needs_histories"]  # fmt: skip
 
 SCHEDULER_NAMES = ("asha", "hyperband", "median")
+PRUNE_ON = ("best", "last")
+"""What a scheduler compares: a trial's best value so far, or its latest report."""
+
+
+def check_prune_on(prune_on: str) -> str:
+    """``prune_on`` if it is one of :data:`PRUNE_ON`.
+
+    Raises:
+        InvalidArgument: anything else.
+    """
+    if prune_on not in PRUNE_ON:
+        raise InvalidArgument(f"prune_on must be 'best' or 'last', got {prune_on!r}")
+    return prune_on
+
+
+def best_so_far(values: Mapping[int, float], direction: str) -> dict[int, float]:
+    """Step → the best of the values reported up to that step (``maximize`` or ``minimize``).
+
+    A NaN stays at its own step (pruners take it as the worst value) and is skipped after it.
+
+    Example:
+        >>> best_so_far({1: 0.5, 2: 0.9, 3: 0.7}, "maximize")
+        {1: 0.5, 2: 0.9, 3: 0.9}
+    """
+    pick = max if direction == "maximize" else min
+    out: dict[int, float] = {}
+    best: float | None = None
+    for step in sorted(values):
+        value = values[step]
+        if math.isnan(value):
+            out[step] = value
+            continue
+        best = value if best is None else pick(best, value)
+        out[step] = best
+    return out
 
 
 def make_pruner(spec: str | BasePruner | None) -> BasePruner | None:

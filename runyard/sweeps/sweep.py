@@ -26,7 +26,7 @@ from runyard.sweeps.progress import ProgressTracker, SweepProgress
 from runyard.sweeps.records import Tags, TrialOutcome, TrialRecord, TrialState
 from runyard.sweeps.result import Sweep
 from runyard.sweeps.samplers import grid_size, make_sampler
-from runyard.sweeps.schedulers import make_pruner
+from runyard.sweeps.schedulers import check_prune_on, make_pruner
 from runyard.sweeps.space import Space, to_optuna
 from runyard.sweeps.state import SweepState, clip, now_ms, open_sweep
 from runyard.sweeps.trial import Trial, TrialSpec
@@ -58,6 +58,7 @@ def sweep(
     mode: str = "max",
     sampler: str | BaseSampler | None = "tpe",
     scheduler: str | BasePruner | None = None,
+    prune_on: str = "best",
     trials: int = 20,
     concurrency: int = 1,
     executor: str | Executor | None = None,
@@ -83,6 +84,9 @@ def sweep(
         mode: ``max`` or ``min``.
         sampler: ``tpe``, ``random``, ``grid``, ``cmaes``, ``qmc``, ``gp`` or an Optuna sampler.
         scheduler: ``asha``, ``hyperband``, ``median``, None, or an Optuna pruner.
+        prune_on: what the scheduler compares at each step: ``best``, a trial's best value
+            so far (default; a noisy dip does not stop a good trial), or ``last``, the value
+            just reported (what Optuna and Ray Tune compare).
         trials: how many trials the sweep has in total (across resumes and drivers).
         concurrency: how many trials run at once.
         executor: ``inline``, ``process``, ``ray`` or an :class:`Executor`; default
@@ -130,6 +134,7 @@ def sweep(
     if sampler == "grid" and space:
         trials = min(trials, grid_size(space))
     pruner = make_pruner(scheduler)
+    check_prune_on(prune_on)
 
     from runyard.config import resolve_tracking_uri
     from runyard.tracking.client import Client
@@ -164,6 +169,7 @@ def sweep(
         dists=dists,
         sampler=optuna_sampler,
         pruner=pruner,
+        prune_on=prune_on,
         trials=trials,
         concurrency=concurrency,
         executor=runner,
@@ -202,6 +208,7 @@ class _Driver:
         dists: Mapping[str, Any],
         sampler: BaseSampler,
         pruner: BasePruner | None,
+        prune_on: str,
         trials: int,
         concurrency: int,
         executor: Executor,
@@ -220,6 +227,7 @@ class _Driver:
         self.dist_json = {k: distribution_to_json(d) for k, d in self.dists.items()}
         self.sampler = sampler
         self.pruner = pruner
+        self.prune_on = prune_on
         self.trials = trials
         self.concurrency = concurrency
         self.executor = executor
@@ -389,6 +397,7 @@ class _Driver:
             pruner=self.pruner,
             sampler=self.sampler,
             study_name=self.state.handle.run_id,
+            prune_on=self.prune_on,
         )
         try:
             future = self.executor.submit(

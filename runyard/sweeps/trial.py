@@ -59,6 +59,8 @@ class TrialSpec:
         pruner: the Optuna pruner, or None.
         sampler: the Optuna sampler (for define-by-run parameters).
         study_name: the name pruning studies get (Hyperband's brackets hash it).
+        prune_on: ``best``: the pruner sees each trial's best value so far at every step;
+            ``last``: the value reported at that step.
     """
 
     tracking_uri: str
@@ -73,6 +75,7 @@ class TrialSpec:
     pruner: BasePruner | None
     sampler: BaseSampler | None
     study_name: str
+    prune_on: str = "best"
 
 
 class Trial:
@@ -163,23 +166,23 @@ class Trial:
 
     def _ask_pruner(self, step: int, value: float) -> None:
         from runyard.sweeps._study import pruning_study
-        from runyard.sweeps.schedulers import needs_histories
+        from runyard.sweeps.schedulers import best_so_far, needs_histories
 
         pruner = self._spec.pruner
         if pruner is None:
             return
         others = [r for r in self._state.trials() if r.number != self.number]
+        direction = self._spec.sweep.direction
+        judged = dict(self._intermediate)
         histories = None
         if needs_histories(pruner):
             histories = self._state.histories([r.run_id for r in others if r.steps])
+        if self._spec.prune_on == "best":
+            judged = best_so_far(judged, direction)
+            if histories is not None:
+                histories = {k: best_so_far(h, direction) for k, h in histories.items()}
         study, live = pruning_study(
-            self._spec.study_name,
-            self._spec.sweep.direction,
-            pruner,
-            others,
-            self._as_record(),
-            self._intermediate,
-            histories,
+            self._spec.study_name, direction, pruner, others, self._as_record(), judged, histories
         )
         prune = pruner.prune(study, live)
         attrs = dict(study.get_trials(deepcopy=False)[self.number].system_attrs)
@@ -189,9 +192,10 @@ class Trial:
         if prune:
             self._should_prune = True
             kind = type(pruner).__name__
-            self._prune_reason = (
-                f"pruned at step {step} by {kind} ({self._spec.sweep.metric}={value:.6g})"
-            )
+            seen = f"{self._spec.sweep.metric}={value:.6g}"
+            if not (judged[step] == value or math.isnan(value)):
+                seen += f", best so far {judged[step]:.6g}"
+            self._prune_reason = f"pruned at step {step} by {kind} ({seen})"
 
     def _as_record(self) -> TrialRecord:
         return TrialRecord(

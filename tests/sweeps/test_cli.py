@@ -68,3 +68,25 @@ def test_a_bad_space_file_names_the_entry(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code != 0
     assert "unknown type 'gaussian'" in str(result.exception)
+
+
+def test_prune_on_reaches_the_sweep_from_the_command_line(tmp_path: Path) -> None:
+    (tmp_path / "dip_cli_obj.py").write_text(
+        "def objective(trial):\n"
+        "    for step, value in ((1, 0.8), (2, 0.3), (3, 0.9)):\n"
+        "        trial.report(value, step)\n"
+        "    return value\n"
+    )
+    uri = f"sqlite:///{tmp_path / 'cli.db'}"
+    runner = CliRunner()
+    target = f"{tmp_path / 'dip_cli_obj.py'}:objective"
+    ok = runner.invoke(
+        _app(),
+        ["sweep", target, "--trials", "2", "--metric", "acc", "--scheduler", "asha",
+         "--prune-on", "last", "--tracking-uri", uri],
+    )  # fmt: skip
+    assert ok.exit_code == 0, ok.output
+    assert "2 done" in ok.output
+    bad = runner.invoke(_app(), ["sweep", target, "--prune-on", "mean", "--tracking-uri", uri])
+    assert bad.exit_code != 0
+    assert "prune_on must be 'best' or 'last'" in str(bad.exception)

@@ -3,6 +3,7 @@
 import pytest
 
 import runyard.sweeps as rs
+from runyard.errors import InvalidArgument, NotFound
 from runyard.sweeps.records import Tags
 from runyard.tracking.client import Client
 from tests.sweeps.sweep_objectives import curve, epochs_done
@@ -94,3 +95,62 @@ def test_asha_sweep_on_postgres_with_process_workers(pg_sweep_database) -> None:
     assert counts["COMPLETE"] + counts["PRUNED"] == 10
     assert counts["PRUNED"] > 0
     assert rs.load_sweep("pg", tracking_uri=uri).best.run_id == result.best.run_id
+
+
+def _dips(trial: rs.Trial) -> float:
+    """A good trial whose value dips once at step 2, as a noisy validation metric does."""
+    values = {1: 0.8, 2: 0.3, 3: 0.85} if trial.params["kind"] == "noisy" else {1: 0.2, 2: 0.2}
+    for step, value in values.items():
+        trial.report(value, step)
+    return value
+
+
+@pytest.mark.parametrize(("prune_on", "noisy_state"), [("best", "COMPLETE"), ("last", "PRUNED")])
+def test_a_noisy_dip_stops_a_good_trial_only_when_judged_on_its_last_value(
+    sqlite_uri, prune_on, noisy_state
+) -> None:
+    import optuna
+
+    result = rs.sweep(
+        _dips, {"kind": rs.choice(["noisy", "bad"])}, metric="acc", sampler="grid",
+        scheduler=optuna.pruners.ThresholdPruner(lower=0.5), prune_on=prune_on, trials=2,
+        tracking_uri=sqlite_uri,
+    )  # fmt: skip
+    by_kind = {t.params["kind"]: t for t in result.trials}
+    assert by_kind["noisy"].state.value == noisy_state
+    assert by_kind["bad"].state.value == "PRUNED" and by_kind["bad"].last_step == 1
+    if prune_on == "last":
+        assert by_kind["noisy"].last_step == 2
+        assert "acc=0.3" in by_kind["noisy"].reason
+    else:
+        assert by_kind["noisy"].value == pytest.approx(0.85)
+        assert result.best.value == pytest.approx(0.85)
+    # the run keeps every value the trial reported, dips included
+    history = Client(sqlite_uri).get_metric_history(by_kind["noisy"].run_id, "acc", format="series")
+    assert list(history[0].values)[:2] == pytest.approx([0.8, 0.3])
+
+
+def test_the_reason_names_the_best_value_the_scheduler_judged(sqlite_uri) -> None:
+    import optuna
+
+    def falls(trial: rs.Trial) -> float:
+        for step, loss in enumerate((0.4, 0.9, 0.95), 1):  # minimised: best so far stays 0.4
+            trial.report(loss, step)
+        return loss
+
+    result = rs.sweep(
+        falls, {"x": rs.uniform(0.0, 1.0)}, metric="loss", mode="min", sampler="random",
+        scheduler=optuna.pruners.ThresholdPruner(upper=0.3, n_warmup_steps=2), trials=1,
+        tracking_uri=sqlite_uri,
+    )  # fmt: skip
+    trial = result.trials[0]
+    assert trial.state.value == "PRUNED" and trial.last_step == 2
+    assert "loss=0.9, best so far 0.4" in trial.reason
+
+
+def test_an_unknown_prune_on_is_refused_before_anything_runs(sqlite_uri) -> None:
+    with pytest.raises(InvalidArgument, match="prune_on must be 'best' or 'last'"):
+        rs.sweep(_dips, {"kind": rs.choice(["noisy"])}, prune_on="mean", scheduler="asha",
+                 name="refused", tracking_uri=sqlite_uri)  # fmt: skip
+    with pytest.raises(NotFound):
+        rs.load_sweep("refused", tracking_uri=sqlite_uri)
