@@ -1,6 +1,7 @@
 """Scheduler names → Optuna pruners: the early stopping of hopeless trials.
 
-``asha`` is Optuna's asynchronous successive halving, ``hyperband`` its Hyperband,
+``asha`` is Optuna's asynchronous successive halving with Ray Tune's ``ASHAScheduler``
+defaults (first rung after step 1, reduction factor 4), ``hyperband`` its Hyperband,
 ``median`` its median-stopping rule; ``None`` never stops a trial early.
 
 Example:
@@ -72,7 +73,8 @@ def make_pruner(spec: str | BasePruner | None) -> BasePruner | None:
         return None if isinstance(spec, p.NopPruner) else spec
     name = spec.lower() if isinstance(spec, str) else None
     if name in ("asha", "successive_halving"):
-        return p.SuccessiveHalvingPruner()
+        # Ray Tune's ASHAScheduler defaults: first rung after one step, keep the top quarter
+        return p.SuccessiveHalvingPruner(min_resource=1, reduction_factor=4)
     if name == "hyperband":
         return p.HyperbandPruner()
     if name == "median":

@@ -83,7 +83,8 @@ def sweep(
         metric: the name of the optimised value (the trial runs' metric series).
         mode: ``max`` or ``min``.
         sampler: ``tpe``, ``random``, ``grid``, ``cmaes``, ``qmc``, ``gp`` or an Optuna sampler.
-        scheduler: ``asha``, ``hyperband``, ``median``, None, or an Optuna pruner.
+        scheduler: ``asha`` (successive halving with Ray Tune's defaults: first rung after
+            step 1, reduction factor 4), ``hyperband``, ``median``, None, or an Optuna pruner.
         prune_on: what the scheduler compares at each step: ``best``, a trial's best value
             so far (default; a noisy dip does not stop a good trial), or ``last``, the value
             just reported (what Optuna and Ray Tune compare).

@@ -154,3 +154,20 @@ def test_an_unknown_prune_on_is_refused_before_anything_runs(sqlite_uri) -> None
                  name="refused", tracking_uri=sqlite_uri)  # fmt: skip
     with pytest.raises(NotFound):
         rs.load_sweep("refused", tracking_uri=sqlite_uri)
+
+
+def test_asha_by_name_judges_from_the_first_step_as_ray_tune_does(sqlite_uri) -> None:
+    def objective(trial: rs.Trial) -> float:
+        if trial.number == 0:  # a first trial that ends before completing (no full-length run)
+            trial.report(0.9, 1)
+            raise rs.TrialPruned("stopped by the objective")
+        for step in range(1, 17):
+            trial.report(0.1, step)
+        return 0.1
+
+    result = rs.sweep(objective, {"x": rs.uniform(0.0, 1.0)}, metric="acc", sampler="random",
+                      scheduler="asha", trials=2, tracking_uri=sqlite_uri)  # fmt: skip
+    second = result.trials[1]
+    # grace 1 step: judged at step 1 against the first trial, before any trial completed
+    assert second.state.value == "PRUNED" and second.last_step == 1
+    assert "SuccessiveHalvingPruner" in second.reason
