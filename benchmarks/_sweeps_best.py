@@ -21,7 +21,10 @@ PAIRS = (
     ("Optuna SHA grace 1 rf 2", "Ray ASHA grace 1 rf 2"),
     ("Optuna SHA grace 1 rf 3", "Ray ASHA grace 1 rf 3"),
     ("Optuna SHA grace 1 rf 4", "Ray ASHA grace 1 rf 4"),
-    ("runyard default asha (Optuna SHA defaults)", "Ray ASHA grace 1 rf 4"),
+    ("Optuna SuccessiveHalvingPruner() defaults", "Ray ASHA grace 1 rf 4"),
+    ("Optuna SHA grace 1 rf 2, best so far", "Ray ASHA grace 1 rf 2"),
+    ("Optuna SHA grace 1 rf 3, best so far", "Ray ASHA grace 1 rf 3"),
+    ("Optuna SHA grace 1 rf 4, best so far", "Ray ASHA grace 1 rf 4"),
 )
 SHARES = (0.25, 0.5, 1.0)
 WORKERS = 2

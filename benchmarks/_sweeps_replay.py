@@ -125,6 +125,19 @@ class _Optuna:
             self.study.tell(handle, acc)
 
 
+class _OptunaBest(_Optuna):
+    """The same pruner shown each trial's best value so far instead of its latest one, as
+    runyard does by default (``prune_on="best"``)."""
+
+    def __init__(self, make_pruner: Callable[[], Any], name: str) -> None:
+        super().__init__(make_pruner, name)
+        self.best: dict[int, float] = {}
+
+    def report(self, handle: Any, epoch: int, acc: float) -> bool:
+        best = self.best[handle.number] = max(self.best.get(handle.number, acc), acc)
+        return super().report(handle, epoch, best)
+
+
 @dataclass(frozen=True)
 class _RayTrial:
     trial_id: str
@@ -159,8 +172,8 @@ class _Ray:
 
 @dataclass(frozen=True)
 class Rule:
-    """A named early-stopping setting: ``kind`` is none / optuna / ray / custom (``make``
-    returns an object with the ``start`` / ``report`` / ``end`` methods of ``_NoStop``)."""
+    """A named early-stopping setting: ``kind`` is none / optuna / optuna-best / ray /
+    custom (``make`` returns an object with the methods of ``_NoStop``)."""
 
     name: str
     kind: str
@@ -170,6 +183,9 @@ class Rule:
         if self.kind == "optuna":
             assert self.make is not None
             return _Optuna(self.make, f"replay-{seed}")
+        if self.kind == "optuna-best":
+            assert self.make is not None
+            return _OptunaBest(self.make, f"replay-{seed}")
         if self.kind == "ray":
             assert self.make is not None
             return _Ray(self.make, seed)
@@ -384,10 +400,17 @@ def rules() -> list[Rule]:
     out += [Rule(f"Ray ASHA grace 1 rf {rf} brackets {brackets}", "ray",
                  _ray_asha(grace_period=1, reduction_factor=rf, brackets=brackets))
             for rf, brackets in ((3, 2), (3, 3), (3, 4), (2, 3), (4, 3))]  # fmt: skip
+    out += [Rule(f"Optuna SHA grace 1 rf {rf}, best so far", "optuna-best",
+                 _sha(min_resource=1, reduction_factor=rf))
+            for rf in (2, 3, 4)]  # fmt: skip
     out += [
-        Rule("runyard default asha (Optuna SHA defaults)", "optuna", _sha()),
-        Rule("runyard default hyperband (Optuna defaults)", "optuna", _hyperband()),
-        Rule("runyard default median (Optuna defaults)", "optuna", _median()),
+        Rule("Optuna SuccessiveHalvingPruner() defaults", "optuna", _sha()),
+        Rule("Optuna HyperbandPruner() defaults", "optuna", _hyperband()),
+        Rule("Optuna MedianPruner() defaults", "optuna", _median()),
+        # runyard's scheduler="asha" is "Optuna SHA grace 1 rf 4, best so far" above
+        Rule("runyard default hyperband (Optuna defaults, best so far)", "optuna-best",
+             _hyperband()),
+        Rule("runyard default median (Optuna defaults, best so far)", "optuna-best", _median()),
     ]  # fmt: skip
     return out
 
