@@ -134,8 +134,9 @@ def sweep_command(
     with Live(console=console, refresh_per_second=4, transient=False) as live:
         result = sweep(
             objective, search_space, metric=metric, mode=mode, sampler=sampler,
-            scheduler=scheduler, prune_on=prune_on, trials=trials, concurrency=concurrency, executor=executor,
-            experiment=experiment, name=name, seed=seed, tracking_uri=tracking_uri,
+            scheduler=scheduler, prune_on=prune_on, trials=trials, concurrency=concurrency,
+            executor=executor, experiment=experiment, name=name, seed=seed,
+            tracking_uri=tracking_uri,
             artifact_uri=artifact_uri, on_progress=lambda p: live.update(_progress_view(p)),
         )  # fmt: skip
     console.print(_leaderboard(result, min(top, 5)))
