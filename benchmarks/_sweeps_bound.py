@@ -119,23 +119,17 @@ def hindsight(curves: Sequence[Sequence[float]], named: dict[str, float]) -> dic
     return out
 
 
-class _Threshold:
+class _Threshold(replay_mod._NoStop):
     """Stop a trial after ``epoch`` epochs if its accuracy is below a fixed ``cutoff``."""
 
     def __init__(self, epoch: int, cutoff: float) -> None:
         self.epoch, self.cutoff = epoch, cutoff
 
-    def start(self, number: int) -> Any:
-        return number
-
     def report(self, handle: Any, epoch: int, acc: float) -> bool:
         return epoch == self.epoch and acc < self.cutoff
 
-    def end(self, handle: Any, pruned: bool, acc: float) -> None:
-        pass
 
-
-class _RankCut:
+class _RankCut(replay_mod._NoStop):
     """Stop a trial after ``epoch`` epochs unless its accuracy is in the top ``share`` of the
     accuracies every trial so far had at that epoch (itself excluded): the same cut as
     ``_Threshold``, learnt online as ASHA learns its cut-offs."""
@@ -144,9 +138,6 @@ class _RankCut:
         self.epoch, self.share = epoch, share
         self.seen: list[float] = []
 
-    def start(self, number: int) -> Any:
-        return number
-
     def report(self, handle: Any, epoch: int, acc: float) -> bool:
         if epoch != self.epoch:
             return False
@@ -154,9 +145,6 @@ class _RankCut:
         stop = bool(ranked) and acc < ranked[max(1, int(len(ranked) * self.share)) - 1]
         self.seen.append(acc)
         return stop
-
-    def end(self, handle: Any, pruned: bool, acc: float) -> None:
-        pass
 
 
 def online(

@@ -180,19 +180,16 @@ class Rule:
     make: Callable[[], Any] | None = None
 
     def scheduler(self, seed: int) -> Any:
+        if self.kind == "none":
+            return _NoStop()
+        assert self.make is not None
         if self.kind == "optuna":
-            assert self.make is not None
             return _Optuna(self.make, f"replay-{seed}")
         if self.kind == "optuna-best":
-            assert self.make is not None
             return _OptunaBest(self.make, f"replay-{seed}")
         if self.kind == "ray":
-            assert self.make is not None
             return _Ray(self.make, seed)
-        if self.kind == "custom":
-            assert self.make is not None
-            return self.make()
-        return _NoStop()
+        return self.make()  # custom
 
 
 def replay(

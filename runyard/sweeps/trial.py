@@ -173,7 +173,7 @@ class Trial:
             return
         others = [r for r in self._state.trials() if r.number != self.number]
         direction = self._spec.sweep.direction
-        judged = dict(self._intermediate)
+        judged: Mapping[int, float] = self._intermediate
         histories = None
         if needs_histories(pruner):
             histories = self._state.histories([r.run_id for r in others if r.steps])

@@ -91,8 +91,8 @@ def normalize_url(uri: str) -> str:
 def get_engine(uri: str) -> sa.Engine:
     """Return the process-wide engine for ``uri``, creating it on first use.
 
-    The engine is not counted as used: it stays open until the last store on ``uri`` closes
-    (then it is disposed and still usable: it opens connections again on demand).
+    The engine is not counted as used (see :func:`open_engine`): when the stores on ``uri``
+    retire it, it is disposed and stays usable, opening connections again on demand.
     """
     url = normalize_url(uri)
     with _engines_lock:
@@ -130,22 +130,22 @@ def release_engine(engine: sa.Engine) -> None:
         if _users[url] > 0 or isinstance(engine.pool, sa.pool.StaticPool):
             return
         _idle[url] = None
-        retired = []
-        while len(_idle) > IDLE_ENGINES:
-            old, _ = _idle.popitem(last=False)
-            del _users[old]
-            retired.append(_engines.pop(old))
-    for old_engine in retired:
-        old_engine.dispose()
+    _retire_idle(keep=IDLE_ENGINES)
 
 
 def release_idle_engines() -> None:
     """Dispose every engine no store uses (their connections close)."""
+    _retire_idle(keep=0)
+
+
+def _retire_idle(keep: int) -> None:
+    """Dispose the longest-idle engines until at most ``keep`` idle ones are left."""
+    retired = []
     with _engines_lock:
-        retired = [_engines.pop(url) for url in _idle]
-        for url in _idle:
+        while len(_idle) > keep:
+            url, _ = _idle.popitem(last=False)
             del _users[url]
-        _idle.clear()
+            retired.append(_engines.pop(url))
     for engine in retired:
         engine.dispose()
 
